@@ -201,12 +201,21 @@ def grow(
 
     Yields :class:`Progress` after each block of ``check_every`` steps (with ``preview`` =
     phi of the first structure every ``preview_every`` steps); returns a GrowthResult.
+    Parameters are checked at once (ValueError), before the job starts.
     """
     params.validate()
-    device = torch.device(device)
     labels = np.asarray(labels)
     if labels.ndim == 2:
         labels = labels[None]
+    if labels.ndim != 3 or labels.shape[1:] != (params.height, params.width):
+        raise ValueError(f"label maps of shape {labels.shape} do not match the "
+                         f"{params.height}x{params.width} size in the parameters")
+    if labels.min() < 1:
+        raise ValueError("label maps must give every pixel a grain id >= 1")
+    return _grow_job(labels, params, torch.device(device), compile, snapshot_every, preview_every)
+
+
+def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
     n_grains = int(labels.max())
 
     # Colour the grains, build sharp initial fields, then make sure no two bodies of one
@@ -290,5 +299,5 @@ def simulate(
 ) -> Job[GrowthResult]:
     """Voronoi seeds + grain growth for each of ``seeds`` (one structure each), as a job."""
     params.validate()
-    return (yield from grow(initial_labels(params, seeds), params, device, compile,
-                            snapshot_every, preview_every))
+    return grow(initial_labels(params, seeds), params, device, compile, snapshot_every,
+                preview_every)
