@@ -101,13 +101,13 @@ def _simulate(args) -> int:
     if args.snapshot_every < 0:
         raise ValueError("--snapshot-every must not be negative")
     device = pick_device(args.device)
-    print(f"labourfree simulate: {args.count} x {params.height}x{params.width} px, "
-          f"{params.grains} grains, {params.steps} steps on {device}", file=sys.stderr)
     job = simulate_dataset(
         params, args.count, args.out, seed=args.seed, device=device,
         compile=False if args.no_compile else None, batch_size=args.batch_size,
         snapshot_every=args.snapshot_every, overwrite=args.overwrite,
     )
+    print(f"labourfree simulate: {args.count} x {params.height}x{params.width} px, "
+          f"{params.grains} grains, {params.steps} steps on {device}", file=sys.stderr)
     try:
         meta = run_with_progress(job, args.quiet)
     except KeyboardInterrupt:

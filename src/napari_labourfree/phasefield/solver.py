@@ -97,6 +97,7 @@ class GrowthResult:
     mask: np.ndarray  # uint8, 255 = boundary
     labels: np.ndarray  # uint16 (uint32 for > 65535 grains), stable grain ids
     snapshots: list[Snapshot] = field(default_factory=list)
+    energies: list[tuple[int, list[float]]] = field(default_factory=list)  # (step, F per structure)
     fields: int = 0  # order-parameter fields used (colours)
     recolourings: int = 0
     device: str = "cpu"
@@ -244,6 +245,7 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         snapshots.append(Snapshot(step, phi_of(eta).cpu().numpy(),
                                   labels_of(eta, owner).cpu().numpy().astype(out_dtype)))
 
+    energies = [(0, free_energy(eta, kappa).tolist())]
     if snapshot_every:
         snapshot(0)
     yield Progress(0, params.steps, f"growing {len(labels)} structure(s) with {eta.shape[1]} fields")
@@ -267,6 +269,7 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         owner = colouring.update_owner(eta, owner)
         eta, owner, n = colouring.resolve_conflicts(eta, owner, params.gap)
         moves += n
+        energies.append((step, free_energy(eta, kappa).tolist()))
         if snapshot_every and step % snapshot_every == 0:
             snapshot(step)
         preview = None
@@ -283,6 +286,7 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         mask=boundary_mask(phi, params.mask_threshold),
         labels=lab.astype(out_dtype),
         snapshots=snapshots,
+        energies=energies,
         fields=int(eta.shape[1]),
         recolourings=moves,
         device=str(device),
