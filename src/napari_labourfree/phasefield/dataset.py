@@ -139,7 +139,7 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
                            np.stack([s.labels[k] for s in result.snapshots]), metadata=meta_t)
             meta["structures"].append({
                 "name": name, "index": i,
-                "grains_initial": int(len(np.unique(labels0[k]))),
+                "grains_initial": len(np.unique(labels0[k])),
                 "grains_final": counts[k],
                 "boundary_fraction": float((result.mask[k] > 0).mean()),
                 "fields": result.fields,

@@ -259,7 +259,7 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         for _ in range(block):
             try:
                 eta = step_fn(eta, dt_l, kappa)
-            except Exception as err:  # noqa: BLE001 - any compiler failure: fall back
+            except Exception as err:  # any compiler failure: fall back to eager
                 if step_fn is allen_cahn_step:
                     raise
                 warnings.warn(f"torch.compile failed ({err!s:.200}); using eager mode", stacklevel=2)
