@@ -91,7 +91,7 @@ def test_conflicting_same_colour_grains_are_recoloured():
 def coarsening():
     """Small grains grown long enough to coarsen, with snapshots."""
     params = GrowthParams(height=128, width=128, grains=60, steps=3000, dt=0.15)
-    return params, run(params, seeds=(3,), snapshot_every=250)
+    return params, run(params, seeds=(3,), snapshot_every=250, track_energy=True)
 
 
 def test_free_energy_never_increases(coarsening):

@@ -197,11 +197,13 @@ def grow(
     compile: bool | None = None,
     snapshot_every: int = 0,
     preview_every: int = 0,
+    track_energy: bool = False,
 ) -> Job[GrowthResult]:
     """Grow the grain structures given as label maps (B, H, W) for ``params.steps`` steps.
 
     Yields :class:`Progress` after each block of ``check_every`` steps (with ``preview`` =
     phi of the first structure every ``preview_every`` steps); returns a GrowthResult.
+    ``track_energy`` records the free energy at each check (about 6 % extra time).
     Parameters are checked at once (ValueError), before the job starts.
     """
     params.validate()
@@ -213,10 +215,11 @@ def grow(
                          f"{params.height}x{params.width} size in the parameters")
     if labels.min() < 1:
         raise ValueError("label maps must give every pixel a grain id >= 1")
-    return _grow_job(labels, params, torch.device(device), compile, snapshot_every, preview_every)
+    return _grow_job(labels, params, torch.device(device), compile, snapshot_every, preview_every,
+                     track_energy)
 
 
-def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
+def _grow_job(labels, params, device, compile, snapshot_every, preview_every, track_energy):
     n_grains = int(labels.max())
 
     # Colour the grains, build sharp initial fields, then make sure no two bodies of one
@@ -245,7 +248,7 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         snapshots.append(Snapshot(step, phi_of(eta).cpu().numpy(),
                                   labels_of(eta, owner).cpu().numpy().astype(out_dtype)))
 
-    energies = [(0, free_energy(eta, kappa).tolist())]
+    energies = [(0, free_energy(eta, kappa).tolist())] if track_energy else []
     if snapshot_every:
         snapshot(0)
     yield Progress(0, params.steps, f"growing {len(labels)} structure(s) with {eta.shape[1]} fields")
@@ -269,7 +272,8 @@ def _grow_job(labels, params, device, compile, snapshot_every, preview_every):
         owner = colouring.update_owner(eta, owner)
         eta, owner, n = colouring.resolve_conflicts(eta, owner, params.gap)
         moves += n
-        energies.append((step, free_energy(eta, kappa).tolist()))
+        if track_energy:
+            energies.append((step, free_energy(eta, kappa).tolist()))
         if snapshot_every and step % snapshot_every == 0:
             snapshot(step)
         preview = None
@@ -300,8 +304,9 @@ def simulate(
     compile: bool | None = None,
     snapshot_every: int = 0,
     preview_every: int = 0,
+    track_energy: bool = False,
 ) -> Job[GrowthResult]:
     """Voronoi seeds + grain growth for each of ``seeds`` (one structure each), as a job."""
     params.validate()
     return grow(initial_labels(params, seeds), params, device, compile, snapshot_every,
-                preview_every)
+                preview_every, track_energy)
