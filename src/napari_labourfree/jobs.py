@@ -40,3 +40,13 @@ def run_job(job: Job[T], on_progress: Callable[[Progress], Any] | None = None) -
             return stop.value
         if on_progress is not None:
             on_progress(event)
+
+
+def relay(job: Job[T], relabel: Callable[[Progress], Progress]) -> Job[T]:
+    """Run ``job`` inside another job, passing each event through ``relabel``."""
+    while True:
+        try:
+            event = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield relabel(event)

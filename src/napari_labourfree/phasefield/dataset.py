@@ -24,7 +24,7 @@ import torch
 
 from .. import __version__
 from ..io.tiff import write_text, write_tiff
-from ..jobs import Job, Progress
+from ..jobs import Job, Progress, relay
 from .solver import GrowthParams, grow, initial_labels
 
 SUBDIRS = ("images", "masks", "labels", "snapshots")
@@ -114,15 +114,12 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
     for start in range(0, count, batch_size):
         indices = list(range(start, min(count, start + batch_size)))
         labels0 = initial_labels(params, [structure_seed(seed, i) for i in indices])
-        job = grow(labels0, params, device, compile, snapshot_every)
-        while True:
-            try:
-                event = next(job)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            done = start * params.steps + event.step * len(indices)
-            yield Progress(done, total, f"structure {start + 1}/{count}: {event.message}")
+        result = yield from relay(
+            grow(labels0, params, device, compile, snapshot_every),
+            lambda event, start=start, n=len(indices): Progress(
+                start * params.steps + event.step * n, total,
+                f"structure {start + 1}/{count}: {event.message}"),
+        )
         counts = result.grain_counts()
         for k, i in enumerate(indices):
             name = f"structure_{i:04d}.tif"
