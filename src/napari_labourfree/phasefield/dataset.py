@@ -114,9 +114,10 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
     for start in range(0, count, batch_size):
         indices = list(range(start, min(count, start + batch_size)))
         labels0 = initial_labels(params, [structure_seed(seed, i) for i in indices])
+        n_batch = len(indices)
         result = yield from relay(
             grow(labels0, params, device, compile, snapshot_every),
-            lambda event, start=start, n=len(indices): Progress(
+            lambda event, start=start, n=n_batch: Progress(
                 start * params.steps + event.step * n, total,
                 f"structure {start + 1}/{count}: {event.message}"),
         )

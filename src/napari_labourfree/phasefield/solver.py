@@ -14,72 +14,17 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from ..jobs import Job, Progress
 from . import colouring
+from .params import MIN_AREA_PER_GRAIN, MIN_SIZE, GrowthParams  # noqa: F401 (re-exported)
 from .voronoi import voronoi_structure
 
-# Grains smaller than this (px) at the start vanish within a few steps: the diffuse
-# interface is about 5 px wide at kappa = 1.
-MIN_AREA_PER_GRAIN = 64
-MIN_SIZE = 16
 TAIL_CUTOFF = 1e-12  # |eta| below this is set to 0 (keeps eta^3 a normal float32)
-
-
-@dataclass(frozen=True)
-class GrowthParams:
-    """Everything that defines one simulated structure apart from its random seed."""
-
-    height: int = 512
-    width: int = 512
-    grains: int = 112
-    steps: int = 1000
-    dt: float = 0.1
-    mobility: float = 1.0
-    kappa: float = 1.0
-    regularity: int = 5  # Lloyd iterations: 0 = random seeds, ~5+ = even grain areas
-    gap: int = 8  # px: bodies of grains that share a field are kept this far apart
-    check_every: int = 50  # steps between grain-id tracking / recolouring checks
-    mask_threshold: float = 0.8  # phi below this is grain boundary
-
-    @property
-    def dt_max(self) -> float:
-        """Explicit-Euler stability limit: dt * L * (8 kappa + 4) <= 2."""
-        return 2.0 / (self.mobility * (8.0 * self.kappa + 4.0))
-
-    def validate(self) -> GrowthParams:
-        """Raise ValueError naming the first bad parameter; return self when all are fine."""
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                raise ValueError(message)
-
-        need(self.height >= MIN_SIZE and self.width >= MIN_SIZE,
-             f"size {self.height}x{self.width} is too small; use at least {MIN_SIZE}x{MIN_SIZE} px")
-        need(self.grains >= 2, f"grains must be at least 2 (got {self.grains})")
-        area = self.height * self.width / self.grains
-        need(area >= MIN_AREA_PER_GRAIN,
-             f"{self.grains} grains do not fit in {self.height}x{self.width} px: each grain would "
-             f"get {area:.0f} px, and grains need at least {MIN_AREA_PER_GRAIN} px; use at most "
-             f"{self.height * self.width // MIN_AREA_PER_GRAIN} grains or a larger size")
-        need(self.steps >= 0, f"steps must not be negative (got {self.steps})")
-        need(self.kappa > 0, f"kappa must be positive (got {self.kappa})")
-        need(self.mobility > 0, f"mobility L must be positive (got {self.mobility})")
-        need(self.dt > 0, f"dt must be positive (got {self.dt})")
-        need(self.dt <= self.dt_max,
-             f"dt = {self.dt} is beyond the explicit stability limit {self.dt_max:.4g} for "
-             f"L = {self.mobility}, kappa = {self.kappa}; use a smaller dt")
-        need(self.regularity >= 0, f"regularity must not be negative (got {self.regularity})")
-        need(self.gap >= 1, f"gap must be at least 1 px (got {self.gap})")
-        need(self.check_every >= 1, f"check_every must be at least 1 (got {self.check_every})")
-        need(0 < self.mask_threshold < 1, "mask_threshold must lie between 0 and 1")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -1,55 +1,15 @@
-"""`labourfree` command line: the same jobs as the napari widgets, with a progress bar."""
+"""`labourfree simulate`: phase-field polycrystals as a training data set."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .jobs import Job, Progress, run_job
+from . import run_with_progress, size_arg
 
 
-def _size(text: str) -> tuple[int, int]:
-    """'512' -> (512, 512); '384x512' -> (384, 512) as height x width."""
-    try:
-        parts = [int(p) for p in text.lower().replace(",", "x").split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"size must be N or HxW (e.g. 512 or 384x512), not {text!r}")
-    return parts[0], parts[1]
-
-
-def run_with_progress(job: Job, quiet: bool = False, unit: str = "step"):
-    """Run a job with a tqdm bar on stderr; returns the job's result."""
-    if quiet:
-        return run_job(job)
-    from tqdm import tqdm
-
-    bar = tqdm(total=None, unit=unit, dynamic_ncols=True, file=sys.stderr)
-
-    def show(event: Progress) -> None:
-        if bar.total != event.total:
-            bar.total = event.total
-        bar.n = event.step
-        bar.set_description_str(event.message[:60], refresh=False)
-        bar.refresh()
-
-    try:
-        return run_job(job, show)
-    finally:
-        bar.close()
-
-
-# ---------------------------------------------------------------------------------------
-# simulate
-
-
-def _add_simulate(sub) -> None:
-    from .phasefield.solver import GrowthParams
+def add_to(sub) -> None:
+    from ..phasefield.params import GrowthParams
 
     d = GrowthParams()
     p = sub.add_parser(
@@ -60,7 +20,7 @@ def _add_simulate(sub) -> None:
         "DIR/meta.json.",
     )
     p.add_argument("--count", type=int, default=10, help="number of structures (default 10)")
-    p.add_argument("--size", type=_size, default=(d.height, d.width),
+    p.add_argument("--size", type=size_arg, default=(d.height, d.width),
                    help="N or HxW pixels (default 512)")
     p.add_argument("--grains", type=int, default=d.grains, help=f"initial grains (default {d.grains})")
     p.add_argument("--steps", type=int, default=d.steps, help=f"time steps (default {d.steps})")
@@ -85,13 +45,13 @@ def _add_simulate(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty folder, replacing an earlier simulation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_simulate)
+    p.set_defaults(func=run)
 
 
-def _simulate(args) -> int:
-    from .devices import pick_device
-    from .phasefield.dataset import simulate_dataset
-    from .phasefield.solver import GrowthParams
+def run(args) -> int:
+    from ..devices import pick_device
+    from ..phasefield.dataset import simulate_dataset
+    from ..phasefield.params import GrowthParams
 
     params = GrowthParams(
         height=args.size[0], width=args.size[1], grains=args.grains, steps=args.steps,
@@ -127,42 +87,3 @@ def _completed(out: Path) -> int:
         return json.loads((Path(out) / "meta.json").read_text())["completed"]
     except (OSError, ValueError, KeyError):
         return 0
-
-
-# ---------------------------------------------------------------------------------------
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="labourfree",
-        description="Label-free grain segmentation: simulate, learn the look of your "
-        "micrographs, segment and measure grains.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_simulate(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
-        print(f"labourfree {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except OSError as err:  # full disk and friends: say what, not a traceback
-        print(f"labourfree {args.command}: error: {err.strerror or err} "
-              f"({getattr(err, 'filename', '') or ''})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"\nlabourfree {args.command}: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Physical pixel size: a value, a unit, and where it came from."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Spellings seen in ImageJ, OME, Zeiss and user input -> the ASCII name used in column
+# headers (area_um2) and the length of one unit in millimetres (for ASTM E112).
+_UNITS = {
+    "nm": ("nm", 1e-6), "nanometer": ("nm", 1e-6), "nanometre": ("nm", 1e-6),
+    "um": ("um", 1e-3), "µm": ("um", 1e-3), "μm": ("um", 1e-3), "\\u00b5m": ("um", 1e-3),
+    "micron": ("um", 1e-3), "microns": ("um", 1e-3), "micrometer": ("um", 1e-3),
+    "micrometre": ("um", 1e-3),
+    "mm": ("mm", 1.0), "millimeter": ("mm", 1.0), "millimetre": ("mm", 1.0),
+    "cm": ("cm", 10.0), "centimeter": ("cm", 10.0), "centimetre": ("cm", 10.0),
+    "m": ("m", 1e3), "meter": ("m", 1e3), "metre": ("m", 1e3),
+    "pm": ("pm", 1e-9), "a": ("A", 1e-7), "å": ("A", 1e-7), "angstrom": ("A", 1e-7),
+    "in": ("in", 25.4), "inch": ("in", 25.4),
+}
+UNIT_CHOICES = ("nm", "um", "mm")
+
+
+def normalise_unit(unit: str) -> str:
+    """'µm', 'micron', 'um' -> 'um'; raises ValueError for a unit that is not a length."""
+    key = str(unit).strip().lower()
+    if key not in _UNITS:
+        raise ValueError(f"unknown length unit {unit!r}; use one of nm, um, mm")
+    return _UNITS[key][0]
+
+
+@dataclass(frozen=True)
+class PixelSize:
+    """The side of one (square) pixel: ``value`` ``unit`` per pixel.
+
+    ``source`` says where it came from (ImageJ, OME, FEI, Zeiss, user, ...).
+    """
+
+    value: float
+    unit: str = "um"
+    source: str = "user"
+
+    def __post_init__(self):
+        if not (isinstance(self.value, (int, float)) and math.isfinite(self.value)
+                and self.value > 0):
+            raise ValueError(f"pixel size must be a positive number, not {self.value!r}")
+        object.__setattr__(self, "value", float(self.value))
+        object.__setattr__(self, "unit", normalise_unit(self.unit))
+
+    @property
+    def mm(self) -> float:
+        """The pixel size in millimetres."""
+        return self.value * _UNITS[self.unit.lower()][1]
+
+    def __str__(self) -> str:
+        return f"{self.value:.6g} {self.unit}/px"
