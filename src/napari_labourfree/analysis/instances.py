@@ -87,6 +87,14 @@ def _split_at_necks(interior: np.ndarray, labels: np.ndarray, h: float) -> np.nd
     return split
 
 
+def tile(labels: np.ndarray) -> np.ndarray:
+    """Give every unlabelled pixel to its nearest grain (no change if none is unlabelled)."""
+    labels = np.asarray(labels)
+    if labels.max() == 0 or labels.min() > 0:
+        return labels
+    return segmentation.expand_labels(labels, distance=max(labels.shape))
+
+
 def border_labels(labels: np.ndarray) -> np.ndarray:
     """The sorted ids (> 0) of grains that touch the image edge."""
     edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])

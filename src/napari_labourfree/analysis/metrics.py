@@ -14,9 +14,9 @@ import math
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.stats import ks_2samp
-from skimage import morphology, segmentation
+from skimage import morphology
 
-from .instances import border_labels, grains_from_boundaries
+from .instances import border_labels, grains_from_boundaries, tile
 
 AP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
 MAIN_KEYS = ("iou", "boundary_f1", "ari", "ap", "count_error")
@@ -59,14 +59,6 @@ def boundary_f1(pred_boundary: np.ndarray, true_boundary: np.ndarray, tolerance:
     recall = float(np.mean(to_pred[true_line] <= tolerance))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {"boundary_precision": precision, "boundary_recall": recall, "boundary_f1": f1}
-
-
-def tile(labels: np.ndarray) -> np.ndarray:
-    """Give every unlabelled pixel to its nearest grain (no change if none is unlabelled)."""
-    labels = np.asarray(labels)
-    if labels.max() == 0 or labels.min() > 0:
-        return labels
-    return segmentation.expand_labels(labels, distance=max(labels.shape))
 
 
 def adjusted_rand_index(pred_labels: np.ndarray, true_labels: np.ndarray,

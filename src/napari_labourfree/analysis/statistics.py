@@ -12,7 +12,7 @@ import numpy as np
 from skimage import measure
 
 from ..units import PixelSize
-from .instances import border_labels
+from .instances import border_labels, tile
 
 GrainTable = dict[str, np.ndarray]
 
@@ -111,11 +111,15 @@ def lineal_intercepts(labels: np.ndarray, angles=(0, 45, 90, 135), max_lines: in
     """Test lines across the image in several directions (ASTM E112 intercept method).
 
     Returns, per angle in degrees (anticlockwise from horizontal), the total line length
-    in px and the number of grain-boundary crossings on it. A crossing is a change of grain
-    id along the line, boundary pixels (id 0) skipped; at most ``max_lines`` evenly spaced
-    lines per direction.
+    in px (a line across n pixels is n px long, n*sqrt(2) on a diagonal) and the number of
+    grain-boundary crossings on it: changes of grain id along the line. Boundary pixels
+    (id 0) first go to their nearest grain, so that a line running inside a thick boundary
+    line is not counted as grain without crossings. At most ``max_lines`` evenly spaced
+    lines per direction. A digital line through a junction counts one crossing where a
+    continuous one might count two, so on a perfect square grid the 45-degree intercept
+    comes out ~6 % long; such coincidences are rare in real microstructures.
     """
-    labels = check_labels(labels)
+    labels = tile(check_labels(labels))
     h, w = labels.shape
     result = {}
     for angle in angles:
@@ -135,9 +139,9 @@ def lineal_intercepts(labels: np.ndarray, angles=(0, 45, 90, 135), max_lines: in
         crossings = 0
         length = 0.0
         for line in lines:
-            ids = line[line > 0]
+            ids = line[line > 0]  # only an image without any grain has zeros left
             crossings += int(np.count_nonzero(ids[1:] != ids[:-1]))
-            length += (len(line) - 1) * step if len(line) > 1 else 0.0
+            length += len(line) * step
         result[int(angle)] = (length, crossings)
     return result
 

@@ -1,0 +1,123 @@
+"""Boundary masks -> grain instances."""
+
+import numpy as np
+import pytest
+
+from napari_labourfree.analysis.instances import (
+    as_boundary_mask,
+    border_labels,
+    boundaries_from_image,
+    boundaries_from_labels,
+    grains_from_boundaries,
+    grains_from_image,
+    guess_kind,
+)
+
+
+def test_grains_are_the_regions_between_lines(grid_mask):
+    labels = grains_from_boundaries(grid_mask)
+    assert labels.dtype == np.uint32
+    assert labels.max() == 4 * 6
+    assert set(np.unique(labels[grid_mask > 0])) == {0}
+    areas = np.bincount(labels.ravel())[1:]
+    assert sorted(set(areas)) == [19 * 19]
+
+
+def test_grains_use_4_connectivity():
+    # A diagonal (8-connected) line separates two grains only under 4-connectivity.
+    mask = np.eye(20, dtype=bool)
+    assert grains_from_boundaries(mask).max() == 2
+
+
+def test_close_gaps_splits_grains_joined_through_a_gap():
+    mask = np.zeros((40, 81), bool)
+    mask[:, 40] = True
+    mask[19:21, 40] = False  # a 2-px hole in the boundary
+    assert grains_from_boundaries(mask).max() == 1
+    split = grains_from_boundaries(mask, close_gaps=2)
+    assert split.max() == 2
+    left, right = split[20, 10], split[20, 70]
+    assert left != right and left > 0 and right > 0
+
+
+def test_close_gaps_keeps_grains_too_thin_for_a_seed():
+    mask = np.zeros((30, 30), bool)
+    mask[:, 2] = True  # the strip left of the line is 2 px wide: its peak is below h
+    labels = grains_from_boundaries(mask, close_gaps=3)
+    assert labels.max() == 2 and (labels[:, :2] > 0).all()
+
+
+def test_min_area_drops_specks_and_fill_gives_every_pixel_a_grain(grid_mask):
+    mask = grid_mask.copy()
+    mask[5:8, 5:8] = 255
+    mask[6, 6] = 0  # a one-pixel speck inside a ring
+    assert grains_from_boundaries(mask).max() == 25
+    assert grains_from_boundaries(mask, min_area=2).max() == 24
+    filled = grains_from_boundaries(mask, min_area=2, fill_boundaries=True)
+    assert filled.min() == 1 and filled.max() == 24
+
+
+def test_border_labels(grid_mask):
+    labels = grains_from_boundaries(grid_mask)
+    border = border_labels(labels)
+    # the lines run along the bottom and right edges, so only the top row and the left
+    # column of the 4 x 6 cells touch the edge
+    assert len(border) == 6 + 4 - 1
+    assert not np.isin(labels[25, 25], border)
+
+
+def test_boundary_threshold_reads_01_0255_antialiased_and_probability():
+    mask = np.zeros((10, 10), np.uint8)
+    mask[5] = 255
+    mask[4] = 100  # anti-aliased fringe, below half
+    assert as_boundary_mask(mask).sum() == 10
+    assert as_boundary_mask((mask == 255).astype(np.uint8)).sum() == 10
+    prob = np.full((10, 10), 0.2, np.float32)
+    prob[3] = 0.7
+    assert as_boundary_mask(prob, 0.5).sum() == 10
+    with pytest.raises(ValueError, match="NaN"):
+        as_boundary_mask(np.full((4, 4), np.nan))
+    with pytest.raises(ValueError, match="2-D"):
+        as_boundary_mask(np.zeros((2, 4, 4)))
+
+
+def test_guess_kind():
+    rng = np.random.default_rng(0)
+    assert guess_kind(np.zeros((4, 4), bool)) == "mask"
+    assert guess_kind(np.array([[0, 255], [255, 0]], np.uint8)) == "mask"
+    aa = np.zeros((20, 20), np.uint8)
+    aa[5] = 255
+    aa[6] = np.arange(20)  # anti-aliasing: many values, but 0 and 255 dominate
+    assert guess_kind(aa) == "mask"
+    assert guess_kind(rng.integers(0, 50, (20, 20)).astype(np.uint16)) == "labels"
+    assert guess_kind(rng.random((20, 20)).astype(np.float32)) == "probability"
+
+
+def test_grains_from_image_takes_labels_as_they_are():
+    labels = np.array([[1, 1, 2], [3, 3, 2], [3, 3, 2]], np.uint16)
+    out, kind = grains_from_image(labels)
+    assert kind == "labels" and (out == labels).all()
+    out, _ = grains_from_image(labels, "labels", min_area=3)
+    assert set(np.unique(out)) == {0, 2, 3}
+    with pytest.raises(ValueError, match="integers"):
+        grains_from_image(labels.astype(float), "labels")
+    with pytest.raises(ValueError, match="kind must be"):
+        grains_from_image(labels, "colour")
+
+
+def test_probability_uses_half_by_default():
+    prob = np.full((20, 20), 0.3, np.float32)
+    prob[:, 10] = 0.9
+    prob[0, 0] = 0.31  # makes more than two values
+    labels, kind = grains_from_image(prob)
+    assert kind == "probability" and labels.max() == 2
+
+
+def test_boundaries_from_labels_draws_one_pixel_lines():
+    labels = np.ones((6, 6), np.uint32)
+    labels[:, 3:] = 2
+    mask = boundaries_from_labels(labels)
+    assert mask.sum() == 6 and mask[:, 2].all()
+    labels[0, 0] = 7
+    mask, out, kind = boundaries_from_image(labels.astype(np.uint16))
+    assert kind == "labels" and out is not None and mask[:, 2].all() and mask[0, 0]
