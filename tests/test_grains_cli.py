@@ -97,3 +97,18 @@ def test_nist_steel_grain_size_number(tmp_path):
                    .read_text())["summary"]
     assert 9.5 < s["astm_g_planimetric"] < 10.5
     assert abs(s["astm_g_planimetric"] - s["astm_g_intercept"]) < 0.3
+
+
+def test_series_gives_mean_size_per_frame_with_simulation_steps(tmp_path, capsys):
+    frames = np.stack([square_grid(60, c, 0) for c in (5, 10, 20)]).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "growth.tif", frames, metadata={"axes": "TYX",
+                                                                "steps": [0, 50, 100]})
+    args = ["grains", str(tmp_path / "growth.tif"), "--out", str(tmp_path / "o"),
+            "--include-border"]
+    assert main(args) == 2
+    assert "use --series" in capsys.readouterr().err
+    assert main(args + ["--series"]) == 0
+    table = read_csv(tmp_path / "o" / "growth_growth.csv")
+    assert table["step"].tolist() == [0, 50, 100]
+    assert table["grains"].tolist() == [144, 36, 9]
+    assert table["mean_area_px"].tolist() == [25, 100, 400]

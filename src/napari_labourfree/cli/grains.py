@@ -37,12 +37,17 @@ def add_to(sub) -> None:
                    help="give boundary pixels to the nearest grain")
     p.add_argument("--include-border", action="store_true",
                    help="count grains touching the image edge in the summary statistics")
+    p.add_argument("--series", action="store_true",
+                   help="inputs are (time, y, x) stacks, e.g. `simulate --snapshot-every` "
+                        "labels: write mean grain size +/- std per frame (<stem>_growth.csv)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.set_defaults(func=run)
 
 
-def output_paths(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
+def output_paths(inputs: list[Path], out: Path, series: bool = False
+                 ) -> list[tuple[Path, Path]]:
     """(csv, summary json) for each input."""
+    kind = "growth" if series else "grains"
     if out.suffix.lower() == ".csv":
         if len(inputs) != 1:
             raise ValueError(f"--out {out} is one CSV file but {len(inputs)} inputs were given; "
@@ -54,7 +59,7 @@ def output_paths(inputs: list[Path], out: Path) -> list[tuple[Path, Path]]:
     twice = sorted({s for s in stems if stems.count(s) > 1})
     if twice:
         raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
-    return [(out / f"{s}_grains.csv", out / f"{s}_grains_summary.json") for s in stems]
+    return [(out / f"{s}_{kind}.csv", out / f"{s}_{kind}_summary.json") for s in stems]
 
 
 def run(args) -> int:
@@ -66,7 +71,7 @@ def run(args) -> int:
     from ..units import PixelSize
 
     inputs = list_images(args.inputs)
-    outputs = output_paths(inputs, args.out)
+    outputs = output_paths(inputs, args.out, args.series)
     refuse_existing([p for pair in outputs for p in pair], args.overwrite)
     user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
     options = {"min_area": args.min_area, "close_gaps": args.close_gaps,
@@ -74,11 +79,17 @@ def run(args) -> int:
 
     rows = []
     for path, (csv_path, json_path) in zip(inputs, outputs):
-        loaded = read_image(path, grey=False)
+        loaded = read_image(path, grey=False, allow_stack=True)
         pixel_size = user_size or loaded.pixel_size
         if user_size and loaded.pixel_size and user_size != loaded.pixel_size:
             print(f"{path.name}: using --pixel-size {user_size}, not the file's "
                   f"{loaded.pixel_size} ({loaded.pixel_size.source})", file=sys.stderr)
+        if args.series:
+            _write_series(loaded, pixel_size, args, options, csv_path, json_path)
+            continue
+        if loaded.data.ndim == 3:
+            raise ValueError(f"{path.name}: a stack of {loaded.data.shape[0]} frames; use "
+                             "--series for a grain-growth table, or give 2-D images")
         labels, kind = grains_from_image(loaded.data, args.input, threshold=args.threshold,
                                          **options)
         table = grain_table(labels, pixel_size)
@@ -96,9 +107,41 @@ def run(args) -> int:
             "summary": summary, "grain_table": csv_path.name,
         })
         rows.append((path.name, kind, summary, pixel_size))
-    _print_table(rows)
-    print(f"wrote {len(rows)} grain table(s) to {args.out}", file=sys.stderr)
+    if rows:
+        _print_table(rows)
+    print(f"wrote {len(outputs)} {'growth' if args.series else 'grain'} table(s) to {args.out}",
+          file=sys.stderr)
     return 0
+
+
+def _write_series(loaded, pixel_size, args, options, csv_path, json_path) -> None:
+    import numpy as np
+
+    from .. import __version__
+    from ..analysis.instances import grains_from_image
+    from ..analysis.statistics import growth_series
+    from ..io.tables import write_csv, write_json
+
+    frames = loaded.data if loaded.data.ndim == 3 else loaded.data[None]
+    labels = np.stack([grains_from_image(frame, args.input, threshold=args.threshold,
+                                         **options)[0] for frame in frames])
+    series = growth_series(labels, pixel_size, args.include_border)
+    steps = loaded.metadata.get("steps")  # written by `labourfree simulate --snapshot-every`
+    if isinstance(steps, list) and len(steps) == len(frames):
+        series = {"frame": series.pop("frame"), "step": np.asarray(steps), **series}
+    write_csv(csv_path, series)
+    write_json(json_path, {
+        "image": loaded.path.name, "input": str(loaded.path), "frames": len(frames),
+        "pixel_size": None if pixel_size is None else {
+            "value": pixel_size.value, "unit": pixel_size.unit, "source": pixel_size.source},
+        "parameters": {"threshold": args.threshold, **options,
+                       "include_border": args.include_border},
+        "software": {"napari-labourfree": __version__, **software_versions()},
+        "growth_table": csv_path.name,
+    })
+    first, last = series["mean_area_px"][0], series["mean_area_px"][-1]
+    print(f"{loaded.path.name}: {len(frames)} frames, grains {series['grains'][0]} -> "
+          f"{series['grains'][-1]}, mean area {first:.4g} -> {last:.4g} px")
 
 
 def _print_table(rows) -> None:

@@ -28,6 +28,7 @@ class LoadedImage:
     path: Path
     pixel_size: PixelSize | None = None
     notes: list[str] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)  # tifffile's JSON description, if any
 
     @property
     def name(self) -> str:
@@ -49,9 +50,10 @@ def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False
                          f"(use one of {', '.join(IMAGE_SUFFIXES)})")
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            data, rgb, pixel_size = _read_tiff(path)
+            data, rgb, pixel_size, metadata = _read_tiff(path)
         else:
             data, rgb, pixel_size = _read_other(path)
+            metadata = {}
     except (ValueError, OSError, tifffile.TiffFileError) as err:
         if isinstance(err, (FileNotFoundError, PermissionError)):
             raise
@@ -79,7 +81,7 @@ def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False
         data = data.astype(np.uint8)
     if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
         raise ValueError(f"{path.name}: unsupported pixel type {data.dtype}")
-    return LoadedImage(data, path, pixel_size, notes)
+    return LoadedImage(data, path, pixel_size, notes, metadata)
 
 
 def _read_tiff(path: Path):
@@ -89,13 +91,14 @@ def _read_tiff(path: Path):
         axes = series.axes
         photometric = tif.pages.first.photometric
         pixel_size = pixel_size_from_tiff(tif)
+        metadata = dict(tif.shaped_metadata[0]) if tif.shaped_metadata else {}
     # Extra samples that are not RGB (e.g. a stack saved as planar samples) are frames.
     rgb = (photometric == tifffile.PHOTOMETRIC.RGB and "S" in axes
            and data.shape[axes.index("S")] in (3, 4))
     if rgb and axes.index("S") != len(axes) - 1:
         data = np.moveaxis(data, axes.index("S"), -1)
     data = _squeeze_to_frames(data, 3 if rgb else 2)
-    return data, rgb, pixel_size
+    return data, rgb, pixel_size, metadata
 
 
 def _read_other(path: Path):
