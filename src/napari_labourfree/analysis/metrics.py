@@ -139,7 +139,7 @@ def evaluate_pair(pred_boundary: np.ndarray | None, true_boundary: np.ndarray,
 
     result = pixel_iou(pred_boundary, true_boundary)
     result.update(boundary_f1(pred_boundary, true_boundary, tolerance))
-    result["ari"] = adjusted_rand_index(pred_labels, true_labels, true_boundary)
+    result["ari"] = adjusted_rand_index(pred_tiled, true_labels, true_boundary)
     result["ap"] = average_precision(pred_tiled, true_tiled)
     result.update(_grain_counts(pred_tiled, true_tiled))
     return result
