@@ -52,5 +52,8 @@ class PixelSize:
         """The pixel size in millimetres."""
         return self.value * _UNITS[self.unit.lower()][1]
 
+    def as_dict(self) -> dict:
+        return {"value": self.value, "unit": self.unit, "source": self.source}
+
     def __str__(self) -> str:
         return f"{self.value:.6g} {self.unit}/px"

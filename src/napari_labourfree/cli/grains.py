@@ -63,7 +63,6 @@ def output_paths(inputs: list[Path], out: Path, series: bool = False
 
 
 def run(args) -> int:
-    from .. import __version__
     from ..analysis.instances import grains_from_image
     from ..analysis.statistics import grain_summary, grain_table
     from ..io.images import list_images, read_image
@@ -95,17 +94,9 @@ def run(args) -> int:
         table = grain_table(labels, pixel_size)
         summary = grain_summary(labels, table, pixel_size, args.include_border)
         write_csv(csv_path, table)
-        write_json(json_path, {
-            "image": path.name, "input": str(path), "input_kind": kind,
-            "shape": list(labels.shape),
-            "pixel_size": None if pixel_size is None else {
-                "value": pixel_size.value, "unit": pixel_size.unit,
-                "source": pixel_size.source},
-            "parameters": {"threshold": args.threshold, **options,
-                           "include_border": args.include_border},
-            "software": {"napari-labourfree": __version__, **software_versions()},
-            "summary": summary, "grain_table": csv_path.name,
-        })
+        write_json(json_path, {**provenance(loaded, pixel_size, args, options),
+                               "input_kind": kind, "shape": list(labels.shape),
+                               "summary": summary, "grain_table": csv_path.name})
         rows.append((path.name, kind, summary, pixel_size))
     if rows:
         _print_table(rows)
@@ -114,10 +105,22 @@ def run(args) -> int:
     return 0
 
 
+def provenance(loaded, pixel_size, args, options) -> dict:
+    """What a summary JSON records about where its numbers came from."""
+    from .. import __version__
+
+    return {
+        "image": loaded.path.name, "input": str(loaded.path),
+        "pixel_size": None if pixel_size is None else pixel_size.as_dict(),
+        "parameters": {"input": args.input, "threshold": args.threshold, **options,
+                       "include_border": args.include_border},
+        "software": {"napari-labourfree": __version__, **software_versions()},
+    }
+
+
 def _write_series(loaded, pixel_size, args, options, csv_path, json_path) -> None:
     import numpy as np
 
-    from .. import __version__
     from ..analysis.instances import grains_from_image
     from ..analysis.statistics import growth_series
     from ..io.tables import write_csv, write_json
@@ -130,15 +133,8 @@ def _write_series(loaded, pixel_size, args, options, csv_path, json_path) -> Non
     if isinstance(steps, list) and len(steps) == len(frames):
         series = {"frame": series.pop("frame"), "step": np.asarray(steps), **series}
     write_csv(csv_path, series)
-    write_json(json_path, {
-        "image": loaded.path.name, "input": str(loaded.path), "frames": len(frames),
-        "pixel_size": None if pixel_size is None else {
-            "value": pixel_size.value, "unit": pixel_size.unit, "source": pixel_size.source},
-        "parameters": {"threshold": args.threshold, **options,
-                       "include_border": args.include_border},
-        "software": {"napari-labourfree": __version__, **software_versions()},
-        "growth_table": csv_path.name,
-    })
+    write_json(json_path, {**provenance(loaded, pixel_size, args, options),
+                           "frames": len(frames), "growth_table": csv_path.name})
     first, last = series["mean_area_px"][0], series["mean_area_px"][-1]
     print(f"{loaded.path.name}: {len(frames)} frames, grains {series['grains'][0]} -> "
           f"{series['grains'][-1]}, mean area {first:.4g} -> {last:.4g} px")
