@@ -32,3 +32,13 @@ def pick_device(name: str | None = "auto") -> torch.device:
     if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     return device
+
+
+def autocast(device: torch.device):
+    """Mixed precision on CUDA (bfloat16, no loss scaling needed); full float32 elsewhere."""
+    import contextlib
+
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -24,24 +25,63 @@ def size_arg(text: str) -> tuple[int, int]:
 
 
 def run_with_progress(job: Job, quiet: bool = False, unit: str = "step"):
-    """Run a job with a tqdm bar on stderr; returns the job's result."""
-    if quiet:
-        return run_job(job)
-    from tqdm import tqdm
+    """Run a job with a tqdm bar on stderr; returns the job's result.
 
-    bar = tqdm(total=None, unit=unit, dynamic_ncols=True, file=sys.stderr)
+    The first Ctrl-C lets the current step finish, then closes the job (jobs that train
+    save a checkpoint when closed) and raises KeyboardInterrupt; a second one stops at once.
+    """
+    stop = _GracefulInterrupt()
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
     def show(event: Progress) -> None:
-        if bar.total != event.total:
-            bar.total = event.total
-        bar.n = event.step
-        bar.set_description_str(event.message[:60], refresh=False)
-        bar.refresh()
+        if bar is not None:
+            if bar.total != event.total:
+                bar.total = event.total
+            bar.n = event.step
+            text = event.message
+            if event.losses:
+                text += " " + " ".join(f"{k} {v:.3g}" for k, v in event.losses.items())
+            bar.set_description_str(text[:90], refresh=False)
+            bar.refresh()
+        if stop.requested:
+            job.close()
+            raise KeyboardInterrupt
 
     try:
-        return run_job(job, show)
+        with stop:
+            return run_job(job, show)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
+
+
+class _GracefulInterrupt:
+    """SIGINT handler that only records the first Ctrl-C (main thread only)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        self.requested = True
+        print("\nstopping after this step (Ctrl-C again to stop now)", file=sys.stderr)
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __enter__(self):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def refuse_existing(paths, overwrite: bool) -> None:
@@ -74,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import evaluate, grains, simulate
+    from . import evaluate, grains, segment, simulate, synthesize, train_segmenter, train_style
 
-    for command in (simulate, grains, evaluate):
+    for command in (simulate, train_style, synthesize, train_segmenter, segment, grains,
+                    evaluate):
         command.add_to(sub)
     return parser
 
@@ -90,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
-            PermissionError) as err:
+            PermissionError, IsADirectoryError) as err:
         print(f"labourfree {args.command}: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # full disk and friends: say what, not a traceback

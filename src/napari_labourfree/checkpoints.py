@@ -1,0 +1,143 @@
+"""Weights as safetensors, with the architecture and training recipe in its JSON header.
+
+One file per model: tensors (network weights and, for resuming, optimizer state) plus
+a ``labourfree`` header entry holding JSON: kind ("style" or "segmenter"), architecture
+config, input normalisation, training summary, provenance and versions. Writes are atomic.
+Loading never unpickles anything: safetensors holds only raw tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .io.tiff import atomic_write
+
+FORMAT = "napari-labourfree"
+VERSION = 1
+KIND_NAMES = {"style": "style (CycleGAN)", "segmenter": "segmenter (U-Net)"}
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used: missing, damaged, foreign or of the wrong kind."""
+
+
+def save(path: Path | str, kind: str, config: dict, modules: dict[str, torch.nn.Module],
+         optimizers: dict[str, torch.optim.Optimizer] | None = None) -> Path:
+    """Write modules (and optimizers) + config to ``path`` atomically; returns the path."""
+    from safetensors.torch import save_file
+
+    tensors: dict[str, torch.Tensor] = {}
+    for name, module in modules.items():
+        for key, value in module.state_dict().items():
+            tensors[f"{name}.{key}"] = value.detach().to("cpu").contiguous()
+    optim_meta = {}
+    for name, optimizer in (optimizers or {}).items():
+        optim_meta[name] = _flatten_optimizer(optimizer, f"optim.{name}", tensors)
+    header = {"format": FORMAT, "version": VERSION, "kind": kind, "config": config,
+              "modules": list(modules), "optimizers": optim_meta}
+    metadata = {"labourfree": json.dumps(header)}
+    path = Path(path)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return path
+
+
+def read_header(path: Path | str) -> dict:
+    """The JSON header of a checkpoint, after checking it is one of ours."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such weights file: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except Exception as err:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path.name} is not a safetensors file or is damaged ({err})") \
+            from err
+    try:
+        header = json.loads(metadata["labourfree"])
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{path.name} is a safetensors file but not napari-labourfree "
+                              "weights (no labourfree header)") from err
+    if header.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name}: unknown weights format {header.get('format')!r}")
+    if header.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path.name} was written by a newer napari-labourfree "
+                              f"(format {header['version']}); please upgrade")
+    return header
+
+
+def load(path: Path | str, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    """(header, tensors) of a checkpoint of ``kind``; CheckpointError otherwise."""
+    from safetensors.torch import load_file
+
+    header = read_header(path)
+    if header.get("kind") != kind:
+        found = KIND_NAMES.get(header.get("kind"), repr(header.get("kind")))
+        raise CheckpointError(f"{Path(path).name} holds {found} weights, not "
+                              f"{KIND_NAMES[kind]} weights")
+    try:
+        tensors = load_file(str(path))
+    except Exception as err:
+        raise CheckpointError(f"{Path(path).name} is damaged ({err})") from err
+    return header, tensors
+
+
+def restore(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module],
+            path_name: str = "weights") -> None:
+    """Load each module's tensors (strict); a mismatch is a CheckpointError."""
+    for name, module in modules.items():
+        prefix = f"{name}."
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first = str(err).splitlines()[0] if str(err) else "shape mismatch"
+            raise CheckpointError(f"{path_name}: the '{name}' weights do not fit the "
+                                  f"architecture in its config ({first})") from err
+
+
+def restore_optimizers(header: dict, tensors: dict[str, torch.Tensor],
+                       optimizers: dict[str, torch.optim.Optimizer]) -> None:
+    for name, optimizer in optimizers.items():
+        meta = header.get("optimizers", {}).get(name)
+        if meta is None:
+            raise CheckpointError(f"no optimizer state for '{name}' in the weights file; "
+                                  "it cannot be resumed")
+        optimizer.load_state_dict(_unflatten_optimizer(meta, f"optim.{name}", tensors))
+
+
+def _flatten_optimizer(optimizer, prefix: str, tensors: dict) -> dict:
+    state = optimizer.state_dict()
+    meta = {"param_groups": state["param_groups"], "state": {}}
+    for index, entries in state["state"].items():
+        meta["state"][str(index)] = {}
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().to("cpu").contiguous()
+                meta["state"][str(index)][key] = "tensor"
+            else:
+                meta["state"][str(index)][key] = value
+    return meta
+
+
+def _unflatten_optimizer(meta: dict, prefix: str, tensors: dict) -> dict:
+    state = {}
+    for index, entries in meta["state"].items():
+        state[int(index)] = {key: tensors[f"{prefix}.{index}.{key}"] if value == "tensor"
+                             else value for key, value in entries.items()}
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def versions() -> dict[str, str]:
+    import platform
+
+    import numpy
+
+    from . import __version__
+
+    return {"napari-labourfree": __version__, "torch": torch.__version__,
+            "numpy": numpy.__version__, "python": platform.python_version()}

@@ -1,0 +1,78 @@
+"""Loading training images and sampling random crops from them (shared by both trainers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .io.images import list_images, read_image
+from .normalise import to_network
+
+
+def simulation_files(folder: Path | str, sub: str = "images") -> list[Path]:
+    """``folder/<sub>/*.tif`` of a `labourfree simulate`/`synthesize` output (or the folder's
+    own images when it has no such subfolder)."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    inner = folder / sub
+    return list_images([inner if inner.is_dir() else folder])
+
+
+def load_for_network(paths, recipe: dict, notes: list[str] | None = None) -> list[np.ndarray]:
+    """Read images (grey; RGB -> luminance) and normalise each to [-1, 1] float32."""
+    images = []
+    for path in paths:
+        loaded = read_image(path, grey=True)
+        if notes is not None:
+            notes += [f"{Path(path).name}: {n}" for n in loaded.notes]
+        images.append(to_network(loaded.data, recipe))
+    return images
+
+
+class CropSampler:
+    """Random square crops from a list of 2-D arrays, with random flips (and, optionally,
+    90-degree turns). Images smaller than the crop are reflect-padded once."""
+
+    def __init__(self, images: list[np.ndarray], crop: int, rng: np.random.Generator,
+                 rotate: bool = False, companions: list[list[np.ndarray]] | None = None):
+        if not images:
+            raise ValueError("no training images")
+        self.crop, self.rng, self.rotate = crop, rng, rotate
+        self.images = [_pad_to(im, crop) for im in images]
+        # arrays cropped at the same place as each image (masks)
+        self.companions = [[_pad_to(c, crop) for c in group] for group in (companions or [])]
+        weights = np.array([im.size for im in self.images], float)
+        self.p = weights / weights.sum()  # big images give proportionally more crops
+
+    def sample(self, n: int, crop: int | None = None):
+        """(n, 1, c, c) float32 crops, plus the companions' crops in the same places."""
+        c = crop or self.crop
+        out = np.empty((n, 1, c, c), np.float32)
+        extra = [np.empty((n, 1, c, c), np.float32) for _ in self.companions]
+        for k in range(n):
+            i = self.rng.choice(len(self.images), p=self.p)
+            image = self.images[i]
+            if image.shape[0] < c or image.shape[1] < c:
+                image = _pad_to(image, c)
+            y = self.rng.integers(0, image.shape[0] - c + 1)
+            x = self.rng.integers(0, image.shape[1] - c + 1)
+            flip, turns = self.rng.random() < 0.5, self.rng.integers(0, 4) if self.rotate else 0
+            out[k, 0] = _orient(image[y:y + c, x:x + c], flip, turns)
+            for group, arr in zip(self.companions, extra):
+                arr[k, 0] = _orient(_pad_to(group[i], c)[y:y + c, x:x + c], flip, turns)
+        return (out, *extra) if extra else out
+
+
+def _orient(a: np.ndarray, flip: bool, turns: int) -> np.ndarray:
+    if flip:
+        a = a[:, ::-1]
+    return np.rot90(a, turns) if turns else a
+
+
+def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape
+    if h >= size and w >= size:
+        return image
+    return np.pad(image, ((0, max(0, size - h)), (0, max(0, size - w))), mode="reflect")

@@ -1,0 +1,52 @@
+"""Turning micrographs of any dtype into network input, the same way in training and use.
+
+Each image is scaled by its own percentiles (robust to 8/16-bit, float, offsets and a few
+saturated pixels), then mapped to [-1, 1]. The recipe is stored in every checkpoint, so a
+model sees its input exactly as it saw its training data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT = {"method": "percentile", "low": 0.5, "high": 99.5}
+
+
+def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """A 2-D, finite, numeric image, or ValueError saying what is wrong."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] in (3, 4):
+        raise ValueError(f"{name} is RGB; convert it to grey first (read_image does)")
+    if image.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D grey image, not shape {image.shape}")
+    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+        raise ValueError(f"{name} has unsupported pixel type {image.dtype}")
+    if min(image.shape) < 8:
+        raise ValueError(f"{name} of {image.shape[0]}x{image.shape[1]} px is too small "
+                         "(at least 8x8)")
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return image
+
+
+def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
+    """Image -> float32 in [0, 1] by the recipe's percentiles (clipped)."""
+    recipe = recipe or DEFAULT
+    if recipe.get("method") != "percentile":
+        raise ValueError(f"unknown normalisation {recipe.get('method')!r}")
+    image = check_image(image).astype(np.float32, copy=False)
+    sample = image if image.size <= 4_000_000 else image[:: 4, :: 4]  # percentiles of 16 Mpx+
+    low, high = np.percentile(sample, [recipe["low"], recipe["high"]])
+    if high <= low:
+        return np.zeros_like(image, dtype=np.float32)
+    return np.clip((image - low) / (high - low), 0, 1).astype(np.float32, copy=False)
+
+
+def to_network(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
+    """Image -> float32 in [-1, 1]."""
+    return to_unit(image, recipe) * 2 - 1
+
+
+def from_network(x: np.ndarray) -> np.ndarray:
+    """[-1, 1] -> float32 [0, 1]."""
+    return np.clip((np.asarray(x, np.float32) + 1) / 2, 0, 1)

@@ -1,0 +1,1 @@
+"""Boundary segmentation with a U-Net trained on synthetic data only."""

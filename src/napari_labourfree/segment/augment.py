@@ -1,0 +1,56 @@
+"""Appearance and geometry augmentation of (image, mask) batches, in torch on the device.
+
+Geometry (flips, 90-degree turns, scale) happens at crop time in the sampler; this module
+varies the look: brightness, contrast, gamma, blur and noise, each drawn per image.
+Images are in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def vary_appearance(x: torch.Tensor, generator: torch.Generator | None = None,
+                    strength: float = 1.0) -> torch.Tensor:
+    """Random brightness, contrast, gamma, Gaussian blur and noise for a (B, 1, H, W) batch."""
+    b = x.shape[0]
+
+    def uniform(low, high):
+        r = torch.rand((b, 1, 1, 1), generator=generator).to(x.device)
+        return low + (high - low) * r
+
+    u = (x + 1) / 2
+    u = u ** torch.exp(uniform(-0.4, 0.4) * strength)                      # gamma 0.67-1.5
+    mean = u.mean(dim=(2, 3), keepdim=True)
+    u = (u - mean) * torch.exp(uniform(-0.35, 0.35) * strength) + mean      # contrast
+    u = u + uniform(-0.15, 0.15) * strength                                 # brightness
+    sigma = uniform(0, 1.2) * strength * (torch.rand((b, 1, 1, 1), generator=generator)
+                                          .to(x.device) < 0.5)
+    u = _blur(u, sigma)
+    noise = torch.randn(x.shape, generator=generator).to(x.device)
+    u = u + noise * uniform(0, 0.06) * strength
+    return u.clamp(0, 1) * 2 - 1
+
+
+def _blur(u: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Per-image Gaussian blur (sigma 0 = unchanged), 7-tap separable kernel."""
+    taps = torch.arange(-3, 4, device=u.device, dtype=u.dtype)
+    s = sigma.view(-1, 1).clamp_min(1e-3)
+    k = torch.exp(-(taps[None] ** 2) / (2 * s**2))
+    k = k / k.sum(1, keepdim=True)                                          # (B, 7)
+    b = u.shape[0]
+    padded = F.pad(u, (3, 3, 3, 3), mode="reflect").transpose(0, 1)        # (1, B, H+6, W+6)
+    out = F.conv2d(padded, k.view(b, 1, 1, 7), groups=b)
+    out = F.conv2d(out, k.view(b, 1, 7, 1), groups=b)
+    return out.transpose(0, 1)
+
+
+def resize_pair(image: torch.Tensor, mask: torch.Tensor, size: int):
+    """Resize a (B, 1, s, s) image bilinearly and its mask (0/1) to ``size``."""
+    if image.shape[-1] == size:
+        return image, mask
+    image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+    mask = (F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
+            > 0.5).float()
+    return image, mask

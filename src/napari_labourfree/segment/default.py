@@ -1,0 +1,18 @@
+"""The built-in default segmenter, shipped inside the package."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+WEIGHTS = "default_segmenter.safetensors"
+
+
+def default_weights() -> Path:
+    """Path of the shipped default weights; FileNotFoundError when this build has none."""
+    path = Path(str(resources.files("napari_labourfree") / "models" / WEIGHTS))
+    if not path.is_file():
+        raise FileNotFoundError(
+            "this version ships no built-in default segmenter yet; train one with "
+            "`labourfree train-segmenter` and pass it with --model WEIGHTS")
+    return path

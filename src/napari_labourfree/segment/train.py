@@ -1,0 +1,221 @@
+"""Training the U-Net on (synthetic image, boundary mask) pairs as a job."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import checkpoints
+from ..datasets import CropSampler, load_for_network, simulation_files
+from ..devices import autocast
+from ..io.images import read_image
+from ..jobs import Job, Progress, run_job
+from ..normalise import DEFAULT as DEFAULT_NORMALISATION
+from .augment import resize_pair, vary_appearance
+from .unet import UNet
+
+KIND = "segmenter"
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    preset: str = "fast"
+    depth: int = 3
+    base: int = 16
+    crop_size: int = 128
+    batch_size: int = 4
+    epochs: int = 8
+    steps_per_epoch: int = 50
+    lr: float = 1e-4
+    dice: bool = False  # add a soft Dice term to BCE
+    val_fraction: float = 0.1
+    augment: float = 1.0  # strength of the appearance augmentation (0 = off)
+    zoom: tuple[float, float] = (0.75, 1.33)
+    seed: int = 0
+
+    def validate(self) -> SegmenterConfig:
+        def need(ok, message):
+            if not ok:
+                raise ValueError(message)
+
+        need(self.epochs >= 1, f"epochs must be at least 1 (got {self.epochs})")
+        need(self.steps_per_epoch >= 1, "steps per epoch must be at least 1")
+        need(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
+        need(1 <= self.depth <= 6, f"depth must lie in 1..6 (got {self.depth})")
+        need(self.base >= 1, "base width must be at least 1")
+        need(self.crop_size >= 2**self.depth and self.crop_size % 2**self.depth == 0,
+             f"crop size must be a multiple of {2**self.depth} (2^depth), not {self.crop_size}")
+        need(self.lr > 0, "the learning rate must be positive")
+        need(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
+        need(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
+        return self
+
+    def architecture(self) -> dict:
+        return {"name": "unet", "depth": self.depth, "base": self.base, "channels": 1}
+
+
+PRESETS = {
+    "fast": {},
+    # the paper: batch 2, Adam 1e-4, BCE, 200 epochs over 180 images augmented to 2700
+    "paper": {"depth": 4, "base": 64, "crop_size": 256, "batch_size": 2, "epochs": 200,
+              "steps_per_epoch": 1350},
+}
+
+
+def segmenter_config(preset: str = "fast", **overrides) -> SegmenterConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = set(overrides) - {f.name for f in fields(SegmenterConfig)}
+    if unknown:
+        raise ValueError(f"unknown segmenter settings: {', '.join(sorted(unknown))}")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    if "zoom" in values:
+        values["zoom"] = tuple(values["zoom"])
+    return replace(SegmenterConfig(preset=preset), **values).validate()
+
+
+def build_unet(arch: dict) -> UNet:
+    if arch.get("name") != "unet":
+        raise checkpoints.CheckpointError(f"unknown segmenter architecture {arch.get('name')!r}")
+    return UNet(arch["depth"], arch["base"], arch["channels"])
+
+
+def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig | None = None,
+                    *, device: torch.device | str = "cpu", resume: bool = False,
+                    overwrite: bool = False) -> Job[Path]:
+    """A job that trains the U-Net on ``data`` (a `synthesize` or `simulate` folder with
+    images/ and masks/) and returns the weights path. Inputs are checked now."""
+    config = (config or segmenter_config()).validate()
+    data, out = Path(data), Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"weights go in a .safetensors file, not {out.name}")
+    if out.exists() and not (resume or overwrite):
+        raise FileExistsError(f"{out} exists; use resume to continue it or overwrite to "
+                              "start again")
+    if resume and not out.exists():
+        raise FileNotFoundError(f"cannot resume: {out} does not exist")
+    images = simulation_files(data)
+    masks = [data / "masks" / p.name for p in images]
+    missing = [m.name for m in masks if not m.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{data / 'masks'} lacks {', '.join(missing[:3])}"
+                                f"{' ...' if len(missing) > 3 else ''}")
+    header = None
+    if resume:
+        header, _ = checkpoints.load(out, KIND)
+        if header["config"]["architecture"] != config.architecture():
+            raise ValueError(f"{out.name} was trained with {header['config']['architecture']}; "
+                             f"resume with the same architecture")
+    return _train_job(images, masks, data, out, config, torch.device(device), header)
+
+
+def split_validation(n: int, fraction: float, rng: np.random.Generator):
+    """Indices (train, val): at least one validation image when fraction > 0 and n > 1."""
+    order = rng.permutation(n)
+    n_val = min(n - 1, max(1, round(n * fraction))) if fraction > 0 and n > 1 else 0
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _train_job(images, masks, data, out, config: SegmenterConfig, device, header):
+    from ..analysis.metrics import boundary_f1, pixel_iou
+    from .model import Segmenter
+
+    recipe = dict(DEFAULT_NORMALISATION)
+    yield Progress(0, config.epochs * config.steps_per_epoch, "loading images")
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    gen = torch.Generator().manual_seed(config.seed)
+    xs = load_for_network(images, recipe)
+    ys = [(read_image(m, grey=False).data > 0).astype(np.float32) for m in masks]
+    for x, y, m in zip(xs, ys, masks):
+        if x.shape != y.shape:
+            raise ValueError(f"{m.name}: mask {y.shape} and image {x.shape} differ in size")
+    train_idx, val_idx = split_validation(len(xs), config.val_fraction, rng)
+    sampler = CropSampler([xs[i] for i in train_idx], config.crop_size, rng, rotate=True,
+                          companions=[[ys[i] for i in train_idx]])
+
+    net = build_unet(config.architecture()).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    start, history = 0, []
+    if header is not None:
+        _, tensors = checkpoints.load(out, KIND)
+        checkpoints.restore(tensors, {"unet": net}, out.name)
+        checkpoints.restore_optimizers(header, tensors, {"unet": opt})
+        start = header["config"]["training"]["step"]
+        history = header["config"]["training"].get("history", [])
+    total = config.epochs * config.steps_per_epoch
+
+    def save(step: int) -> None:
+        training = {"step": step, "epoch": step // config.steps_per_epoch, **asdict(config),
+                    "history": history, "data": str(data), "images": len(xs),
+                    "train_images": len(train_idx), "val_images": len(val_idx),
+                    "val_files": [images[i].name for i in val_idx][:50], "device": str(device)}
+        cfg = {"architecture": config.architecture(), "normalisation": recipe,
+               "threshold": 0.5, "training": training, "versions": checkpoints.versions()}
+        checkpoints.save(out, KIND, cfg, {"unet": net}, {"unet": opt})
+
+    step, started = start, time.perf_counter()
+    running = []
+    try:
+        while step < total:
+            net.train()
+            zoom = rng.uniform(*config.zoom)
+            source = max(2**config.depth, round(config.crop_size / zoom))
+            x, y = sampler.sample(config.batch_size, source)
+            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+            x, y = resize_pair(x, y, config.crop_size)
+            if config.augment > 0:
+                x = vary_appearance(x, gen, config.augment)
+            with autocast(device):
+                logits = net(x)
+            loss = _loss(logits.float(), y, config.dice)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            running.append(loss.item())
+            losses = {"loss": float(np.mean(running[-20:]))}
+            if step % config.steps_per_epoch == 0:
+                epoch = step // config.steps_per_epoch
+                record = {"epoch": epoch, "loss": float(np.mean(running))}
+                running = []
+                if len(val_idx):
+                    model = Segmenter(net.eval(), {"config": {"normalisation": recipe,
+                                                               "threshold": 0.5}}, device)
+                    scores = []
+                    for i in val_idx:
+                        prob = run_job(model.probability(xs[i], normalised=True))
+                        pred, true = prob > 0.5, ys[i] > 0
+                        scores.append((pixel_iou(pred, true)["iou"],
+                                       boundary_f1(pred, true)["boundary_f1"]))
+                    record["val_iou"], record["val_boundary_f1"] = map(float,
+                                                                       np.mean(scores, 0))
+                    losses.update(val_iou=record["val_iou"],
+                                  val_boundary_f1=record["val_boundary_f1"])
+                history.append(record)
+                save(step)
+            rate = (step - start) / (time.perf_counter() - started)
+            epoch = -(-step // config.steps_per_epoch)  # the epoch this step belongs to
+            yield Progress(step, total, f"epoch {epoch}/{config.epochs}, {rate:.1f} it/s",
+                           losses)
+        if step % config.steps_per_epoch:
+            save(step)
+    except GeneratorExit:
+        save(step)
+        raise
+    return out
+
+
+def _loss(logits: torch.Tensor, target: torch.Tensor, dice: bool) -> torch.Tensor:
+    loss = F.binary_cross_entropy_with_logits(logits, target)
+    if dice:
+        p = torch.sigmoid(logits)
+        inter = (p * target).sum(dim=(1, 2, 3))
+        union = p.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3))
+        loss = loss + (1 - (2 * inter + 1) / (union + 1)).mean()
+    return loss

@@ -1,0 +1,48 @@
+"""U-Net (Ronneberger et al. 2015) predicting a boundary logit per pixel."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _double_conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet(nn.Module):
+    """Encoder of ``depth`` 2x poolings (width doubling from ``base``), a mirrored decoder
+    with skip connections, and a 1x1 head. Inputs must be divisible by 2 ** depth."""
+
+    def __init__(self, depth: int = 4, base: int = 32, channels: int = 1):
+        super().__init__()
+        if depth < 1 or base < 1:
+            raise ValueError("U-Net depth and base width must be at least 1")
+        self.depth = depth
+        widths = [base * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList([_double_conv(channels, widths[0])] + [
+            _double_conv(widths[i], widths[i + 1]) for i in range(depth)])
+        self.pool = nn.MaxPool2d(2)
+        self.up = nn.ModuleList([nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2)
+                                 for i in reversed(range(depth))])
+        self.merge = nn.ModuleList([_double_conv(2 * widths[i], widths[i])
+                                    for i in reversed(range(depth))])
+        self.head = nn.Conv2d(widths[0], 1, 1)
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.depth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else self.pool(x))
+            skips.append(x)
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
+            x = merge(torch.cat([up(x), skip], dim=1))
+        return self.head(x)

@@ -1,0 +1,1 @@
+"""Unpaired style translation between simulations and real micrographs (CycleGAN)."""

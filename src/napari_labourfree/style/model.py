@@ -1,0 +1,115 @@
+"""A trained style translator, loaded from its weights, and `synthesize`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoints
+from ..datasets import simulation_files
+from ..devices import autocast
+from ..io.tiff import atomic_write, write_text, write_tiff
+from ..jobs import Job, Progress, relay
+from ..normalise import from_network, to_network
+from ..tiling import tiled_apply
+from .networks import ResnetGenerator
+
+KIND = "style"
+
+
+class StyleModel:
+    """F (simulation -> real look) and G (real -> simulation look) in eval mode."""
+
+    def __init__(self, G: ResnetGenerator, F: ResnetGenerator, header: dict,
+                 device: torch.device):
+        self.G, self.F, self.header, self.device = G.eval(), F.eval(), header, device
+
+    @classmethod
+    def load(cls, path: Path | str, device: torch.device | str = "cpu") -> StyleModel:
+        header, tensors = checkpoints.load(path, KIND)
+        arch = header["config"]["architecture"]
+        if arch.get("name") != "cyclegan-resnet":
+            raise checkpoints.CheckpointError(
+                f"{Path(path).name}: unknown style architecture {arch.get('name')!r}")
+        device = torch.device(device)
+        G = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        F = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        checkpoints.restore(tensors, {"G": G, "F": F}, Path(path).name)
+        return cls(G.to(device), F.to(device), header, device)
+
+    @property
+    def normalisation(self) -> dict:
+        return self.header["config"]["normalisation"]
+
+    def _apply(self, net, image, tile, overlap, message) -> Job[np.ndarray]:
+        x = to_network(image, self.normalisation)
+
+        def run(batch):
+            with autocast(self.device):
+                return net(batch)
+
+        y = yield from tiled_apply(run, x, tile=tile, overlap=overlap,
+                                   multiple=ResnetGenerator.multiple, batch_size=1,
+                                   device=self.device, message=message)
+        return from_network(y)
+
+    def to_real(self, image: np.ndarray, tile: int = 1024, overlap: int = 128
+                ) -> Job[np.ndarray]:
+        """Job: a simulation (phi or any grey image) in the real images' style, [0, 1]."""
+        return self._apply(self.F, image, tile, overlap, "stylising")
+
+    def to_simulation(self, image: np.ndarray, tile: int = 1024, overlap: int = 128
+                      ) -> Job[np.ndarray]:
+        """Job: a real micrograph in the simulations' look, [0, 1]."""
+        return self._apply(self.G, image, tile, overlap, "translating")
+
+
+def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
+               device: torch.device | str = "cpu", overwrite: bool = False,
+               tile: int = 1024) -> Job[dict]:
+    """Job: F applied to every simulation in ``sim``, written with its mask and labels.
+
+    ``out/images/*.tif`` (uint8 synthetic micrographs), ``out/masks`` and ``out/labels``
+    (copied byte for byte from the simulation, never re-derived) and ``out/meta.json``.
+    Inputs and the output folder are checked now, before the job starts.
+    """
+    from ..phasefield.dataset import prepare_output_dir
+
+    sim = Path(sim)
+    images = simulation_files(sim)
+    missing = [p.name for p in images if not (sim / "masks" / p.name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{sim / 'masks'} lacks the masks of {', '.join(missing[:3])}"
+                                f"{' ...' if len(missing) > 3 else ''}")
+    model = StyleModel.load(weights, device)
+    out = prepare_output_dir(Path(out), overwrite)
+    return _synthesize_job(sim, images, model, Path(weights), out, tile)
+
+
+def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
+    from ..io.images import read_image
+
+    meta = {"source": str(sim), "style_weights": str(weights),
+            "style_training": model.header["config"]["training"].get("real_files", [])[:20],
+            "versions": checkpoints.versions(), "images": []}
+    total = len(images)
+    for i, path in enumerate(images):
+        phi = read_image(path).data
+        styled = yield from relay(model.to_real(phi, tile=tile),
+                                  lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
+        write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8))
+        for sub in ("masks", "labels"):
+            source = sim / sub / path.name
+            if source.is_file():
+                atomic_write(out / sub / path.name,
+                             lambda tmp, source=source: shutil.copyfile(source, tmp))
+        meta["images"].append(path.name)
+        meta["completed"] = i + 1
+        write_text(out / "meta.json", json.dumps(meta, indent=2))
+        yield Progress(i + 1, total, f"image {i + 1}/{total}",
+                       preview=styled if i == 0 else None)
+    return meta

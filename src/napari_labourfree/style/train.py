@@ -1,0 +1,252 @@
+"""Training the CycleGAN as a job: progress with losses and previews, checkpoints, resume."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import checkpoints
+from ..datasets import CropSampler, load_for_network, simulation_files
+from ..devices import autocast
+from ..io.images import list_images
+from ..jobs import Job, Progress
+from ..normalise import DEFAULT as DEFAULT_NORMALISATION
+from ..normalise import from_network
+from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
+
+KIND = "style"
+
+
+@dataclass(frozen=True)
+class StyleConfig:
+    """Everything that defines a CycleGAN training run. Presets fill it; any field can be
+    overridden."""
+
+    preset: str = "fast"
+    ngf: int = 16
+    ndf: int = 32
+    n_blocks: int = 4
+    crop_size: int = 128
+    batch_size: int = 1
+    iterations: int = 2000
+    lr: float = 2e-4
+    beta1: float = 0.5
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5  # times lambda_cycle, as in the reference implementation
+    pool_size: int = 50
+    decay_from: float = 0.5  # fraction of iterations after which lr falls linearly to 0
+    checkpoint_every: int = 500
+    preview_every: int = 50
+    seed: int = 0
+
+    def validate(self) -> StyleConfig:
+        def need(ok, message):
+            if not ok:
+                raise ValueError(message)
+
+        need(self.iterations >= 1, f"iterations must be at least 1 (got {self.iterations})")
+        need(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
+        need(self.crop_size >= 32 and self.crop_size % 4 == 0,
+             f"crop size must be a multiple of 4 and at least 32 (got {self.crop_size})")
+        need(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
+        need(self.lr > 0, "the learning rate must be positive")
+        need(0 <= self.decay_from <= 1, "decay_from must lie in [0, 1]")
+        need(self.checkpoint_every >= 1 and self.preview_every >= 1,
+             "checkpoint/preview intervals must be at least 1")
+        return self
+
+    def architecture(self) -> dict:
+        return {"name": "cyclegan-resnet", "ngf": self.ngf, "ndf": self.ndf,
+                "n_blocks": self.n_blocks, "channels": 1}
+
+
+PRESETS = {
+    # small enough for a laptop CPU: a usable style in minutes
+    "fast": {},
+    # the paper / reference CycleGAN: ResNet-9, ngf 64, 256 px crops (meant for a GPU)
+    "paper": {"ngf": 64, "ndf": 64, "n_blocks": 9, "crop_size": 256, "iterations": 40000,
+              "checkpoint_every": 2000, "preview_every": 200},
+}
+
+
+def style_config(preset: str = "fast", **overrides) -> StyleConfig:
+    """The preset's config with ``overrides`` (None values ignored) applied, validated."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    names = {f.name for f in fields(StyleConfig)}
+    unknown = set(overrides) - names
+    if unknown:
+        raise ValueError(f"unknown style settings: {', '.join(sorted(unknown))}")
+    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    return replace(StyleConfig(preset=preset), **values).validate()
+
+
+class CycleGAN(torch.nn.Module):
+    """G: real -> simulation look, F: simulation -> real look, and their discriminators."""
+
+    def __init__(self, arch: dict):
+        super().__init__()
+        if arch.get("name") != "cyclegan-resnet":
+            raise checkpoints.CheckpointError(
+                f"unknown style architecture {arch.get('name')!r}")
+        self.arch = dict(arch)
+        self.G = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        self.F = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        self.D_X = PatchDiscriminator(arch["ndf"], arch["channels"])
+        self.D_Y = PatchDiscriminator(arch["ndf"], arch["channels"])
+
+    def modules_to_save(self) -> dict:
+        return {"G": self.G, "F": self.F, "D_X": self.D_X, "D_Y": self.D_Y}
+
+
+def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *,
+                device: torch.device | str = "cpu", resume: bool = False,
+                overwrite: bool = False) -> Job[Path]:
+    """A job that trains the CycleGAN and returns the weights path.
+
+    ``sim``: a `labourfree simulate` folder (or image files); ``real``: folders and/or files
+    of unlabeled real micrographs. Checks inputs and the output path now, before the job
+    starts. With ``resume``, continues from ``out`` (same architecture) to
+    ``config.iterations``. Closing the job (Cancel, Ctrl-C) saves a checkpoint first.
+    """
+    config = (config or style_config()).validate()
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"weights go in a .safetensors file, not {out.name}")
+    if out.exists() and not (resume or overwrite):
+        raise FileExistsError(f"{out} exists; use resume to continue it or overwrite to "
+                              "start again")
+    if resume and not out.exists():
+        raise FileNotFoundError(f"cannot resume: {out} does not exist")
+    sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else list_images(sim)
+    real_files = list_images(real if isinstance(real, (list, tuple)) else [real])
+    header = None
+    if resume:
+        header, _ = checkpoints.load(out, KIND)
+        stored = header["config"]["architecture"]
+        if stored != config.architecture():
+            raise ValueError(f"{out.name} was trained with {stored}; resume with the same "
+                             f"architecture, not {config.architecture()}")
+    return _train_job(sim_files, real_files, out, config, torch.device(device), header)
+
+
+def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
+    recipe = dict(DEFAULT_NORMALISATION)
+    yield Progress(0, config.iterations, "loading images")
+    notes: list[str] = []
+    sims = load_for_network(sim_files, recipe)
+    reals = load_for_network(real_files, recipe, notes)
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    sample_y = CropSampler(sims, config.crop_size, rng, rotate=True)
+    sample_x = CropSampler(reals, config.crop_size, rng)
+
+    model = CycleGAN(config.architecture()).to(device)
+    opt_g = torch.optim.Adam(itertools.chain(model.G.parameters(), model.F.parameters()),
+                             lr=config.lr, betas=(config.beta1, 0.999))
+    opt_d = torch.optim.Adam(itertools.chain(model.D_X.parameters(), model.D_Y.parameters()),
+                             lr=config.lr, betas=(config.beta1, 0.999))
+    start = 0
+    if header is not None:
+        _, tensors = checkpoints.load(out, KIND)
+        checkpoints.restore(tensors, model.modules_to_save(), out.name)
+        checkpoints.restore_optimizers(header, tensors, {"G": opt_g, "D": opt_d})
+        start = header["config"]["training"]["iteration"]
+    else:
+        init_weights(model)
+    pool_x, pool_y = ImagePool(config.pool_size), ImagePool(config.pool_size)
+    preview_source = torch.from_numpy(_centre_crop(sims[0], 256)[None, None]).to(device)
+
+    def schedule(it: int) -> float:
+        decay_start = config.decay_from * config.iterations
+        if it < decay_start:
+            return 1.0
+        return max(0.0, 1 - (it - decay_start) / max(1, config.iterations - decay_start))
+
+    def save(iteration: int) -> None:
+        training = {"iteration": iteration, **asdict(config),
+                    "sim_images": len(sim_files), "real_images": len(real_files),
+                    "sim_source": str(Path(sim_files[0]).parent),
+                    "real_files": [Path(p).name for p in real_files[:200]],
+                    "device": str(device), "notes": notes[:20]}
+        cfg = {"architecture": config.architecture(), "normalisation": recipe,
+               "training": training, "versions": checkpoints.versions()}
+        checkpoints.save(out, KIND, cfg, model.modules_to_save(), {"G": opt_g, "D": opt_d})
+
+    it = start
+    started = time.perf_counter()
+    try:
+        while it < config.iterations:
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = config.lr * schedule(it)
+            x = torch.from_numpy(sample_x.sample(config.batch_size)).to(device)
+            y = torch.from_numpy(sample_y.sample(config.batch_size)).to(device)
+            losses = _step(model, x, y, opt_g, opt_d, pool_x, pool_y, config, device)
+            it += 1
+            preview = None
+            if it % config.preview_every == 0 or it == config.iterations:
+                preview = _preview(model, preview_source, device)
+            if it % config.checkpoint_every == 0 and it < config.iterations:
+                save(it)
+            rate = (it - start) / (time.perf_counter() - started)
+            yield Progress(it, config.iterations, f"{rate:.2f} it/s", losses, preview)
+        save(it)
+    except GeneratorExit:  # cancelled between iterations: the state is consistent, keep it
+        save(it)
+        raise
+    return out
+
+
+def _step(model: CycleGAN, x, y, opt_g, opt_d, pool_x, pool_y, config, device) -> dict:
+    G, Fn, D_X, D_Y = model.G, model.F, model.D_X, model.D_Y
+    lc, li = config.lambda_cycle, config.lambda_identity * config.lambda_cycle
+    for p in itertools.chain(D_X.parameters(), D_Y.parameters()):
+        p.requires_grad_(False)
+    with autocast(device):
+        fake_y, fake_x = G(x), Fn(y)
+        rec_x, rec_y = Fn(fake_y), G(fake_x)
+        loss_gan = _lsgan(D_Y(fake_y), True) + _lsgan(D_X(fake_x), True)
+        loss_cycle = F.l1_loss(rec_x, x) + F.l1_loss(rec_y, y)
+        loss_idt = (F.l1_loss(G(y), y) + F.l1_loss(Fn(x), x) if li > 0
+                    else torch.zeros((), device=device))
+        loss_g = loss_gan + lc * loss_cycle + li * loss_idt
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    for p in itertools.chain(D_X.parameters(), D_Y.parameters()):
+        p.requires_grad_(True)
+    with autocast(device):
+        old_y, old_x = pool_y.query(fake_y), pool_x.query(fake_x)
+        loss_d_y = 0.5 * (_lsgan(D_Y(y), True) + _lsgan(D_Y(old_y.detach()), False))
+        loss_d_x = 0.5 * (_lsgan(D_X(x), True) + _lsgan(D_X(old_x.detach()), False))
+    opt_d.zero_grad(set_to_none=True)
+    (loss_d_x + loss_d_y).backward()
+    opt_d.step()
+    return {"G": loss_gan.item(), "cycle": loss_cycle.item(), "identity": loss_idt.item(),
+            "D_X": loss_d_x.item(), "D_Y": loss_d_y.item()}
+
+
+def _lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
+    target = torch.ones_like(prediction) if real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+@torch.no_grad()
+def _preview(model: CycleGAN, source: torch.Tensor, device) -> np.ndarray:
+    with autocast(device):
+        out = model.F(source)
+    return from_network(out.float().cpu().numpy()[0, 0])
+
+
+def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
+    h, w = image.shape
+    s = min(size, h, w) // 4 * 4
+    y, x = (h - s) // 2, (w - s) // 2
+    return image[y:y + s, x:x + s]
