@@ -30,3 +30,30 @@ def grid_mask() -> np.ndarray:
     mask[19::20, :] = 255
     mask[:, 19::20] = 255
     return mask
+
+
+@pytest.fixture(scope="session")
+def tiny_sims(tmp_path_factory):
+    """Four 64x64 simulated structures (images/masks/labels), made once per test session."""
+    from napari_labourfree.jobs import run_job
+    from napari_labourfree.phasefield.dataset import simulate_dataset
+    from napari_labourfree.phasefield.params import GrowthParams
+
+    out = tmp_path_factory.mktemp("sims") / "sim"
+    params = GrowthParams(height=64, width=64, grains=10, steps=150)
+    run_job(simulate_dataset(params, 6, out, seed=1, compile=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_real(tiny_sims, tmp_path_factory):
+    """'Real' images for style tests: the simulations with inverted contrast and noise."""
+    import tifffile
+
+    out = tmp_path_factory.mktemp("real")
+    rng = np.random.default_rng(0)
+    for path in sorted((tiny_sims / "images").glob("*.tif")):
+        phi = tifffile.imread(path)
+        image = (1 - phi) * 180 + 40 + rng.normal(0, 8, phi.shape)
+        tifffile.imwrite(out / f"real_{path.name}", image.clip(0, 255).astype(np.uint8))
+    return out

@@ -1,0 +1,92 @@
+"""CycleGAN training job: it learns, it saves, it cancels cleanly, it resumes."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_labourfree import checkpoints
+from napari_labourfree.jobs import run_job
+from napari_labourfree.style.model import StyleModel, synthesize
+from napari_labourfree.style.train import style_config, train_style
+
+TINY = {"ngf": 8, "ndf": 8, "n_blocks": 2, "crop_size": 48, "preview_every": 10,
+        "checkpoint_every": 1000, "pool_size": 10}
+
+
+def test_losses_fall_on_a_toy_pair_of_domains(tiny_sims, tiny_real, tmp_path):
+    events = []
+    config = style_config("fast", iterations=120, **TINY)
+    run_job(train_style(tiny_sims, tiny_real, tmp_path / "s.safetensors", config),
+            events.append)
+    steps = [e for e in events if e.losses]
+    first = np.mean([e.losses["cycle"] for e in steps[:15]])
+    last = np.mean([e.losses["cycle"] for e in steps[-15:]])
+    assert last < 0.6 * first
+    previews = [e for e in events if e.preview is not None]
+    assert [e.step for e in previews] == list(range(10, 121, 10))
+    assert previews[-1].preview.min() >= 0 and previews[-1].preview.max() <= 1
+    # F has learned the real domain's overall look: dark, where phi is mostly bright
+    model = StyleModel.load(tmp_path / "s.safetensors")
+    phi = tifffile.imread(sorted((tiny_sims / "images").glob("*.tif"))[0])
+    styled = run_job(model.to_real(phi))
+    real = tifffile.imread(sorted(tiny_real.glob("*.tif"))[0]) / 255
+    sim_look = (phi - phi.min()) / np.ptp(phi)
+    assert abs(styled.mean() - real.mean()) < 0.5 * abs(styled.mean() - sim_look.mean())
+
+
+def test_cancel_saves_a_loadable_checkpoint_and_resume_continues(tiny_sims, tiny_real,
+                                                                  tmp_path):
+    out = tmp_path / "s.safetensors"
+    config = style_config("fast", iterations=12, **TINY)
+    job = train_style(tiny_sims, tiny_real, out, config)
+    for event in job:
+        if event.step == 5 and event.losses:
+            job.close()  # what Cancel and Ctrl-C do
+            break
+    header = checkpoints.read_header(out)
+    assert header["config"]["training"]["iteration"] == 5
+    StyleModel.load(out)
+    events = []
+    run_job(train_style(tiny_sims, tiny_real, out, config, resume=True), events.append)
+    steps = [e.step for e in events if e.losses]
+    assert steps[0] == 6 and steps[-1] == 12
+    assert checkpoints.read_header(out)["config"]["training"]["iteration"] == 12
+
+
+def test_refuses_to_replace_weights_or_resume_another_architecture(tiny_sims, tiny_real,
+                                                                    tmp_path):
+    out = tmp_path / "s.safetensors"
+    run_job(train_style(tiny_sims, tiny_real, out, style_config("fast", iterations=2, **TINY)))
+    with pytest.raises(FileExistsError, match="resume"):
+        train_style(tiny_sims, tiny_real, out, style_config("fast", iterations=2, **TINY))
+    with pytest.raises(ValueError, match="same architecture"):
+        train_style(tiny_sims, tiny_real, out,
+                    style_config("fast", iterations=4, **{**TINY, "ngf": 4}), resume=True)
+    with pytest.raises(FileNotFoundError):
+        train_style(tiny_sims, tmp_path / "no-real", tmp_path / "t.safetensors")
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="unknown preset"):
+        style_config("huge")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        style_config("fast", crop_size=50)
+    with pytest.raises(ValueError, match="unknown style settings"):
+        style_config("fast", colour=True)
+    assert style_config("paper").n_blocks == 9 and style_config("paper").ngf == 64
+
+
+def test_synthesize_copies_masks_and_labels(tiny_sims, tiny_real, tmp_path):
+    weights = tmp_path / "s.safetensors"
+    run_job(train_style(tiny_sims, tiny_real, weights, style_config("fast", iterations=2,
+                                                                     **TINY)))
+    meta = run_job(synthesize(tiny_sims, weights, tmp_path / "syn"))
+    assert meta["completed"] == 6
+    for name in meta["images"]:
+        image = tifffile.imread(tmp_path / "syn" / "images" / name)
+        assert image.dtype == np.uint8 and image.shape == (64, 64)
+        for sub in ("masks", "labels"):
+            assert (tmp_path / "syn" / sub / name).read_bytes() == \
+                (tiny_sims / sub / name).read_bytes()
+    with pytest.raises(ValueError, match="not empty"):
+        synthesize(tiny_sims, weights, tmp_path / "syn")
