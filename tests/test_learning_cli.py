@@ -1,0 +1,119 @@
+"""train-style -> synthesize -> train-segmenter -> segment from the command line, tiny."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_labourfree import checkpoints
+from napari_labourfree.cli import main, run_with_progress
+from napari_labourfree.jobs import Progress
+from napari_labourfree.io.tables import read_csv
+
+STYLE = ["--iterations", "3", "--crop-size", "32", "--ngf", "4", "--ndf", "4",
+         "--n-blocks", "1", "--quiet", "--device", "cpu"]
+UNET = ["--epochs", "1", "--steps-per-epoch", "3", "--crop-size", "32", "--depth", "2",
+        "--base", "4", "--quiet", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def chain(tiny_sims, tiny_real, tmp_path_factory):
+    root = tmp_path_factory.mktemp("chain")
+    style, syn, unet = root / "style.safetensors", root / "syn", root / "unet.safetensors"
+    assert main(["train-style", "--sim", str(tiny_sims), "--real", str(tiny_real),
+                 "--out", str(style), *STYLE]) == 0
+    assert main(["synthesize", "--sim", str(tiny_sims), "--style", str(style),
+                 "--out", str(syn), "--quiet", "--device", "cpu"]) == 0
+    assert main(["train-segmenter", "--data", str(syn), "--out", str(unet), *UNET]) == 0
+    return root, style, syn, unet
+
+
+def test_the_chain_writes_what_each_step_promises(chain, tiny_real, tmp_path):
+    root, style, syn, unet = chain
+    assert checkpoints.read_header(style)["config"]["training"]["iteration"] == 3
+    assert len(list((syn / "images").glob("*.tif"))) == 6
+    assert checkpoints.read_header(unet)["kind"] == "segmenter"
+    out = tmp_path / "seg"
+    assert main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out),
+                 "--pixel-size", "0.1", "--quiet", "--device", "cpu",
+                 "--save-probability"]) == 0
+    stem = sorted(tiny_real.glob("*.tif"))[0].stem
+    boundaries = tifffile.imread(out / f"{stem}_boundaries.tif")
+    assert boundaries.dtype == np.uint8 and set(np.unique(boundaries)) <= {0, 255}
+    labels = tifffile.imread(out / f"{stem}_labels.tif")
+    assert labels.shape == boundaries.shape and labels.min() >= 1
+    table = read_csv(out / f"{stem}_grains.csv")
+    assert "area_um2" in table and len(table["label"]) == labels.max()
+    assert (out / f"{stem}_probability.tif").is_file()
+    # the labels carry the pixel size, so `grains` finds it again
+    assert main(["grains", str(out / f"{stem}_labels.tif"), "--out", str(tmp_path / "g")]) == 0
+    assert "area_um2" in read_csv(tmp_path / "g" / f"{stem}_labels_grains.csv")
+
+
+def test_resume_from_the_command_line(chain, tiny_sims, tiny_real):
+    _, style, _, _ = chain
+    args = ["train-style", "--sim", str(tiny_sims), "--real", str(tiny_real), "--out",
+            str(style), *STYLE]
+    assert main(args) == 2  # exists: no silent overwrite
+    args[args.index("3")] = "5"
+    assert main(args + ["--resume"]) == 0
+    assert checkpoints.read_header(style)["config"]["training"]["iteration"] == 5
+
+
+@pytest.mark.parametrize("case, words", [
+    ("style-as-segmenter", "holds style (CycleGAN) weights, not segmenter"),
+    ("no-default", "no built-in default segmenter"),
+    ("missing-model", "no such weights file"),
+    ("corrupt-model", "not a safetensors file or is damaged"),
+])
+def test_segment_errors(chain, tiny_real, tmp_path, capsys, case, words):
+    _, style, _, _ = chain
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    model = {"style-as-segmenter": str(style), "no-default": "default",
+             "missing-model": str(tmp_path / "x.safetensors"), "corrupt-model": str(bad)}[case]
+    if case == "no-default":
+        from napari_labourfree.segment import default
+
+        try:
+            default.default_weights()
+            pytest.skip("this build ships default weights")
+        except FileNotFoundError:
+            pass
+    assert main(["segment", str(tiny_real), "--model", model, "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_training_errors(tiny_sims, tmp_path, capsys):
+    assert main(["train-style", "--sim", str(tiny_sims), "--real", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "s.safetensors"), *STYLE]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert main(["train-segmenter", "--data", str(tmp_path), "--out",
+                 str(tmp_path / "u.safetensors"), *UNET]) == 2
+    assert "no images" in capsys.readouterr().err
+    assert main(["train-segmenter", "--data", str(tiny_sims), "--out",
+                 str(tmp_path / "u.safetensors"), *UNET, "--crop-size", "30"]) == 2
+    assert "multiple of 4" in capsys.readouterr().err
+
+
+def test_first_ctrl_c_closes_the_job_after_the_current_step():
+    closed = []
+
+    def job():
+        try:
+            for step in range(1, 100):
+                if step == 3:
+                    os.kill(os.getpid(), signal.SIGINT)
+                yield Progress(step, 99)
+        except GeneratorExit:
+            closed.append(step)
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        run_with_progress(job(), quiet=True)
+    assert closed == [3]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
