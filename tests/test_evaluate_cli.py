@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import tifffile
-from conftest import needs_shared_data, SHARED_DATA
+from conftest import SHARED_DATA, needs_shared_data
 
 from napari_labourfree.cli import main
 

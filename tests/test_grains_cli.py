@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import tifffile
-from conftest import needs_shared_data, SHARED_DATA, square_grid
+from conftest import SHARED_DATA, needs_shared_data, square_grid
 
 from napari_labourfree.cli import main
 from napari_labourfree.io.tables import read_csv

@@ -9,8 +9,8 @@ import tifffile
 
 from napari_labourfree import checkpoints
 from napari_labourfree.cli import main, run_with_progress
-from napari_labourfree.jobs import Progress
 from napari_labourfree.io.tables import read_csv
+from napari_labourfree.jobs import Progress
 
 STYLE = ["--iterations", "3", "--crop-size", "32", "--ngf", "4", "--ndf", "4",
          "--n-blocks", "1", "--quiet", "--device", "cpu"]
@@ -31,7 +31,7 @@ def chain(tiny_sims, tiny_real, tmp_path_factory):
 
 
 def test_the_chain_writes_what_each_step_promises(chain, tiny_real, tmp_path):
-    root, style, syn, unet = chain
+    _root, style, syn, unet = chain
     assert checkpoints.read_header(style)["config"]["training"]["iteration"] == 3
     assert len(list((syn / "images").glob("*.tif"))) == 6
     assert checkpoints.read_header(unet)["kind"] == "segmenter"
@@ -39,7 +39,7 @@ def test_the_chain_writes_what_each_step_promises(chain, tiny_real, tmp_path):
     assert main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out),
                  "--pixel-size", "0.1", "--quiet", "--device", "cpu",
                  "--save-probability"]) == 0
-    stem = sorted(tiny_real.glob("*.tif"))[0].stem
+    stem = min(tiny_real.glob("*.tif")).stem
     boundaries = tifffile.imread(out / f"{stem}_boundaries.tif")
     assert boundaries.dtype == np.uint8 and set(np.unique(boundaries)) <= {0, 255}
     labels = tifffile.imread(out / f"{stem}_labels.tif")

@@ -1,5 +1,7 @@
 """Tiled inference: no seams, any size, bounded tiles."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -24,7 +26,7 @@ def test_tile_starts_cover_the_image():
     assert tile_starts(100, 128, 16) == [0]
     starts = tile_starts(1000, 256, 64)
     assert starts[0] == 0 and starts[-1] == 1000 - 256
-    assert all(b - a <= 256 - 64 for a, b in zip(starts, starts[1:]))
+    assert all(b - a <= 256 - 64 for a, b in itertools.pairwise(starts))
 
 
 def test_tiled_equals_whole_image(net):
