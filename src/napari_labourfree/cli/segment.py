@@ -27,6 +27,9 @@ def add_to(sub) -> None:
     p.add_argument("--threshold", type=float, help="boundary probability cut (default: the model's)")
     p.add_argument("--min-area", type=int, default=16,
                    help="grains smaller than this (px) merge into their neighbours (default 16)")
+    p.add_argument("--close-gaps", type=float, default=0.0,
+                   help="split grains joined through gaps in the predicted boundaries "
+                        "(h-maxima height in px, e.g. 3; default off)")
     p.add_argument("--tile", type=int, default=512, help="tile size in px (default 512)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in px (default 64)")
     p.add_argument("--tta", action="store_true", help="average the 8 flips/turns (8x slower)")
@@ -90,7 +93,8 @@ def run(args) -> int:
             size = user_size or loaded.pixel_size
             result = yield from relay(
                 model.segment(loaded.data, threshold=args.threshold, min_area=args.min_area,
-                              tile=args.tile, overlap=args.overlap, tta=args.tta),
+                              close_gaps=args.close_gaps, tile=args.tile,
+                              overlap=args.overlap, tta=args.tta),
                 lambda e, i=i: Progress(e.step, e.total,
                                         f"image {i + 1}/{len(inputs)}: {e.message}"))
             stem = args.out / path.stem
@@ -111,7 +115,8 @@ def run(args) -> int:
                 "image": path.name, "input": str(path), "model": str(weights),
                 "pixel_size": None if size is None else size.as_dict(),
                 "parameters": {"threshold": args.threshold or model.threshold,
-                               "min_area": args.min_area, "tile": args.tile,
+                               "min_area": args.min_area, "close_gaps": args.close_gaps,
+                               "tile": args.tile,
                                "overlap": args.overlap, "tta": args.tta,
                                "include_border": args.include_border},
                 "software": software_versions(), "summary": summary,

@@ -41,6 +41,13 @@ class Segmenter:
         checkpoints.restore(tensors, {"unet": net}, Path(path).name)
         return cls(net.to(device), header, device)
 
+    @classmethod
+    def from_network(cls, net: torch.nn.Module, normalisation: dict, threshold: float = 0.5,
+                     device: torch.device | str = "cpu") -> Segmenter:
+        """Wrap a network that is still in memory (validation during training)."""
+        header = {"config": {"normalisation": normalisation, "threshold": threshold}}
+        return cls(net, header, device)
+
     @property
     def normalisation(self) -> dict:
         return self.header["config"]["normalisation"]
@@ -78,14 +85,16 @@ class Segmenter:
                            batch_size=batch_size, device=device, message="segmenting")
 
     def segment(self, image: np.ndarray, *, threshold: float | None = None,
-                min_area: int = 16, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                tta: bool = False) -> Job[Segmentation]:
+                min_area: int = 16, close_gaps: float = 0.0, tile: int = DEFAULT_TILE,
+                overlap: int = DEFAULT_OVERLAP, tta: bool = False) -> Job[Segmentation]:
         """Job: probability -> boundary mask -> grains (specks under ``min_area`` px are
-        merged into their neighbours)."""
+        merged into their neighbours; ``close_gaps`` splits grains joined through gaps in
+        the predicted boundaries, see :func:`grains_from_boundaries`)."""
         from ..analysis.instances import grains_from_boundaries
 
         threshold = self.threshold if threshold is None else threshold
         prob = yield from self.probability(image, tile=tile, overlap=overlap, tta=tta)
         boundaries = prob > threshold
-        labels = grains_from_boundaries(boundaries, min_area=min_area, fill_boundaries=True)
+        labels = grains_from_boundaries(boundaries, min_area=min_area, close_gaps=close_gaps,
+                                        fill_boundaries=True)
         return Segmentation(prob, boundaries, labels)

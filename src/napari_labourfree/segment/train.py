@@ -185,8 +185,7 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
                 record = {"epoch": epoch, "loss": float(np.mean(running))}
                 running = []
                 if len(val_idx):
-                    model = Segmenter(net.eval(), {"config": {"normalisation": recipe,
-                                                               "threshold": 0.5}}, device)
+                    model = Segmenter.from_network(net, recipe, 0.5, device)
                     scores = []
                     for i in val_idx:
                         prob = run_job(model.probability(xs[i], normalised=True))
