@@ -34,6 +34,7 @@ def add_to(sub) -> None:
     p.add_argument("--lambda-identity", type=float,
                    help="identity weight, times the cycle weight (default 0.5)")
     p.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints")
+    p.add_argument("--pool-size", type=int, help="image pool size (default 50)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     add_device_and_flags(p)
     p.set_defaults(func=run)
@@ -54,7 +55,7 @@ def run(args) -> int:
         args.preset, iterations=args.iterations, crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
-        checkpoint_every=args.checkpoint_every, seed=args.seed)
+        checkpoint_every=args.checkpoint_every, pool_size=args.pool_size, seed=args.seed)
     device = pick_device(args.device)
     job = train_style(args.sim, args.real, args.out, config, device=device, resume=args.resume,
                       overwrite=args.overwrite)
