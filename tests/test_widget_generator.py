@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from napari_labourfree._widgets import generator as gen_module
+from napari_labourfree._widgets import _base as base_module
 from napari_labourfree._widgets.generator import MicrostructureGenerator
 
 
@@ -92,7 +92,7 @@ def test_cancel_stops_the_job_and_the_widget_stays_usable(widget, qtbot, tmp_pat
 def test_bad_input_is_a_notification_not_a_crash(widget, monkeypatch, setup, words):
     viewer, w = widget
     errors = []
-    monkeypatch.setattr(gen_module, "show_error", errors.append)
+    monkeypatch.setattr(base_module, "show_error", errors.append)
     for name, value in setup.items():
         # An untouched folder field is empty text (its .value would resolve "" to cwd).
         (w.folder.line_edit if name == "folder" else getattr(w, name)).value = value

@@ -1,0 +1,115 @@
+"""What every dock widget shares: one job at a time in a worker, progress, cancel, errors,
+and result layers that replace only the plugin's own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from magicgui.widgets import Container, Label, ProgressBar, PushButton, Widget
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info
+
+TAG = "napari_labourfree"
+
+
+def _drive(job):
+    """Run a job in the worker thread: its yields become the worker's ``yielded`` signal."""
+    return (yield from job)
+
+
+def show_layer(viewer, data, name: str, kind: str = "image", **kwargs):
+    """Add a layer, or refresh the one this plugin made earlier under ``name``.
+
+    Only layers the plugin created (tagged in ``metadata``) are replaced; a user's layer of
+    the same name is left alone and the new one gets a unique name from napari. A plugin
+    layer whose dimensionality changed is replaced rather than refreshed.
+    """
+    if name in viewer.layers:
+        layer = viewer.layers[name]
+        if layer.metadata.get(TAG) and layer._type_string == kind:
+            if layer.data.ndim == getattr(data, "ndim", None):
+                layer.data = data
+                for key in ("scale", "translate", "features"):
+                    if key in kwargs:
+                        setattr(layer, key, kwargs[key])
+                return layer
+            viewer.layers.remove(layer)
+    add = getattr(viewer, f"add_{kind}")
+    metadata = {TAG: True, **kwargs.pop("metadata", {})}
+    return add(data, name=name, metadata=metadata, **kwargs)
+
+
+class JobWidget(Container):
+    """A magicgui Container with a progress bar, a status line and a Cancel button.
+
+    Subclasses pass their own widgets (attached as attributes by name) and list the buttons
+    that start jobs in ``action_buttons``; those are disabled while a job runs, so two jobs
+    of one widget never run at once.
+    """
+
+    title = "napari-labourfree"
+
+    def __init__(self, viewer, parts: dict[str, Widget], action_buttons: list[str]):
+        parts = {**parts, "cancel": PushButton(text="Cancel", enabled=False),
+                 "progress": ProgressBar(value=0, min=0, max=1, label="progress"),
+                 "status": Label(value="")}
+        super().__init__(widgets=list(parts.values()))
+        # magicgui containers own names such as `width`/`height`: attach after __init__.
+        for name, part in parts.items():
+            object.__setattr__(self, name, part)
+        self._viewer = viewer
+        self._worker = None
+        self._action_buttons = action_buttons
+        self.cancel.changed.connect(self._cancel)
+
+    @property
+    def busy(self) -> bool:
+        return self._worker is not None
+
+    def error(self, message) -> None:
+        show_error(f"{self.title}: {message}")
+
+    def run_job(self, job, on_done: Callable, message: str,
+                on_event: Callable | None = None) -> None:
+        """Start ``job`` in a worker; ``on_done(result)`` runs in the GUI thread."""
+        worker = thread_worker(_drive, start_thread=False)(job)
+        worker.yielded.connect(self._on_progress)
+        if on_event is not None:
+            worker.yielded.connect(on_event)
+        worker.returned.connect(on_done)
+        worker.errored.connect(self.error)
+        worker.aborted.connect(lambda: show_info(f"{self.title}: cancelled"))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self._set_running(True)
+        self.status.value = message
+        worker.start()
+
+    def _cancel(self) -> None:
+        if self._worker is not None:
+            self.status.value = "cancelling after the current step..."
+            self._worker.quit()
+
+    def _set_running(self, running: bool) -> None:
+        for name in self._action_buttons:
+            getattr(self, name).enabled = not running
+        self.cancel.enabled = running
+        if running:
+            self.progress.max, self.progress.value = 1, 0
+        else:
+            self.update_buttons()
+
+    def update_buttons(self) -> None:
+        """Subclasses disable actions whose inputs are missing (called when idle)."""
+
+    def _on_progress(self, event) -> None:
+        self.progress.max = max(event.total, 1)
+        self.progress.value = min(event.step, self.progress.max)
+        text = event.message
+        if event.losses:
+            text += "  " + "  ".join(f"{k} {v:.3g}" for k, v in event.losses.items())
+        self.status.value = text
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self._set_running(False)
