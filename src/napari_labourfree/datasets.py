@@ -20,10 +20,16 @@ def simulation_files(folder: Path | str, sub: str = "images") -> list[Path]:
     return list_images([inner if inner.is_dir() else folder])
 
 
-def load_for_network(paths, recipe: dict, notes: list[str] | None = None) -> list[np.ndarray]:
-    """Read images (grey; RGB -> luminance) and normalise each to [-1, 1] float32."""
+def load_for_network(items, recipe: dict, notes: list[str] | None = None) -> list[np.ndarray]:
+    """Read images (grey; RGB -> luminance) and normalise each to [-1, 1] float32.
+
+    Items are paths, or 2-D arrays already in memory (e.g. napari layers).
+    """
     images = []
-    for path in paths:
+    for path in items:
+        if isinstance(path, np.ndarray):
+            images.append(to_network(path, recipe))
+            continue
         loaded = read_image(path, grey=True)
         if notes is not None:
             notes += [f"{Path(path).name}: {n}" for n in loaded.notes]

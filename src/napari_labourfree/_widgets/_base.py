@@ -50,6 +50,7 @@ class JobWidget(Container):
     title = "napari-labourfree"
 
     def __init__(self, viewer, parts: dict[str, Widget], action_buttons: list[str]):
+        object.__setattr__(self, "_viewer", viewer)  # layer choices may ask for it early
         parts = {**parts, "cancel": PushButton(text="Cancel", enabled=False),
                  "progress": ProgressBar(value=0, min=0, max=1, label="progress"),
                  "status": Label(value="")}
@@ -57,10 +58,24 @@ class JobWidget(Container):
         # magicgui containers own names such as `width`/`height`: attach after __init__.
         for name, part in parts.items():
             object.__setattr__(self, name, part)
-        self._viewer = viewer
         self._worker = None
         self._action_buttons = action_buttons
         self.cancel.changed.connect(self._cancel)
+        # Layer pickers follow the viewer (napari does this too once the widget is docked).
+        for event in ("inserted", "removed", "reordered"):
+            getattr(viewer.layers.events, event).connect(self.reset_choices)
+        Container.reset_choices(self)  # the subclass may not be fully built yet
+
+    def layers_of(self, kind: str):
+        """A magicgui ``choices`` callable: the viewer's layers of ``kind`` ("image", ...)."""
+        def choices(_widget):
+            viewer = self.__dict__.get("_viewer")  # may run before __init__ has finished
+            if viewer is None:
+                return []
+            return [(layer.name, layer) for layer in viewer.layers
+                    if layer._type_string == kind]
+
+        return choices
 
     @property
     def busy(self) -> bool:
@@ -78,6 +93,9 @@ class JobWidget(Container):
             worker.yielded.connect(on_event)
         worker.returned.connect(on_done)
         worker.errored.connect(self.error)
+        # The worker stops iterating on quit() but does not close the job; closing it lets
+        # a training job save its checkpoint (this runs in the worker thread, between steps).
+        worker.aborted.connect(job.close)
         worker.aborted.connect(lambda: show_info(f"{self.title}: cancelled"))
         worker.finished.connect(self._on_finished)
         self._worker = worker

@@ -17,7 +17,7 @@ from ..devices import autocast
 from ..io.images import list_images
 from ..jobs import Job, Progress
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
-from ..normalise import from_network
+from ..normalise import check_image, from_network
 from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
 
 KIND = "style"
@@ -111,7 +111,7 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     """A job that trains the CycleGAN and returns the weights path.
 
     ``sim``: a `labourfree simulate` folder (or image files); ``real``: folders and/or files
-    of unlabeled real micrographs. Checks inputs and the output path now, before the job
+    of unlabeled real micrographs, and/or 2-D arrays (napari layers). Checks inputs and the output path now, before the job
     starts. With ``resume``, continues from ``out`` (same architecture) to
     ``config.iterations``. Closing the job (Cancel, Ctrl-C) saves a checkpoint first.
     """
@@ -125,7 +125,14 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     if resume and not out.exists():
         raise FileNotFoundError(f"cannot resume: {out} does not exist")
     sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else list_images(sim)
-    real_files = list_images(real if isinstance(real, (list, tuple)) else [real])
+    real = list(real) if isinstance(real, (list, tuple)) else [real]
+    arrays = [r for r in real if isinstance(r, np.ndarray)]
+    for array in arrays:
+        check_image(array, "a real image")
+    paths = [r for r in real if not isinstance(r, np.ndarray)]
+    real_files = (list_images(paths) if paths else []) + arrays
+    if not real_files:
+        raise ValueError("give at least one real image (files, folders or layers)")
     header = None
     if resume:
         header, _ = checkpoints.load(out, KIND)
@@ -173,7 +180,9 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
         training = {"iteration": iteration, **asdict(config),
                     "sim_images": len(sim_files), "real_images": len(real_files),
                     "sim_source": str(Path(sim_files[0]).parent),
-                    "real_files": [Path(p).name for p in real_files[:200]],
+                    "real_files": [f"array {p.shape[0]}x{p.shape[1]}"
+                                   if isinstance(p, np.ndarray) else Path(p).name
+                                   for p in real_files[:200]],
                     "device": str(device), "notes": notes[:20]}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
                "training": training, "versions": checkpoints.versions()}

@@ -1,0 +1,152 @@
+"""Segment dock widget: any opened image layer -> boundary probability and grains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, PushButton, SpinBox
+
+from ..devices import DEVICE_CHOICES, pick_device
+from ..jobs import Progress, relay
+from ..units import UNIT_CHOICES
+from ._base import JobWidget, show_layer
+from ._layers import grey_frames, layer_pixel_size
+from ._shared import shared
+
+if TYPE_CHECKING:
+    import napari
+
+
+def _default_available() -> bool:
+    from ..segment.default import default_weights
+
+    try:
+        default_weights()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+class SegmentWidget(JobWidget):
+    """Boundaries and grains for the chosen image layer, with the grain table in
+    ``labels_layer.features``."""
+
+    title = "Segment"
+
+    def __init__(self, viewer: napari.viewer.Viewer):
+        w_image = ComboBox(choices=self.layers_of("image"), label="image layer")
+        w_use_default = CheckBox(value=_default_available(), text="built-in default model",
+                                 enabled=_default_available())
+        w_weights = FileEdit(mode="r", filter="*.safetensors", label="segmenter weights")
+        w_threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05,
+                                   label="boundary threshold")
+        w_min_area = SpinBox(value=16, min=0, max=100_000, label="min grain area (px)")
+        w_close_gaps = FloatSpinBox(value=0.0, min=0, max=50, step=1, label="close gaps (px)",
+                                    tooltip="split grains joined through gaps in the "
+                                    "boundaries (0 = off)")
+        w_tta = CheckBox(value=False, text="average 8 flips/turns (slower)")
+        w_pixel_size = FloatSpinBox(value=0.0, min=0, max=1e6, step=0.01,
+                                    label="pixel size", tooltip="used when the layer's scale "
+                                    "is 1 and its file has none (0 = pixels only)")
+        w_unit = ComboBox(choices=UNIT_CHOICES, value="um", label="unit")
+        w_device = ComboBox(choices=DEVICE_CHOICES, value="auto", label="device")
+        w_run = PushButton(text="Segment")
+        parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
+        super().__init__(viewer, parts, ["run"])
+        if shared.segmenter:
+            self.weights.value = shared.segmenter
+            self.use_default.value = False
+        shared.segmenter_changed.connect(self._take_weights)
+        self.run.changed.connect(self._start)
+        self.image.changed.connect(self.update_buttons)
+        self.update_buttons()
+
+    def _take_weights(self, path: str) -> None:
+        self.weights.value = path
+        self.use_default.value = False
+
+    def update_buttons(self) -> None:
+        if not self.busy:
+            self.run.enabled = self.image.value is not None
+
+    def reset_choices(self, *args) -> None:
+        super().reset_choices(*args)
+        self.update_buttons()
+
+    def _weights_path(self) -> Path:
+        if self.use_default.value:
+            from ..segment.default import default_weights
+
+            return default_weights()
+        text = self.weights.line_edit.value.strip()
+        if not text:
+            raise ValueError("choose segmenter weights (or the built-in default model)")
+        return Path(text).expanduser()
+
+    def _start(self) -> None:
+        layer = self.image.value
+        if layer is None:
+            self.error("open an image layer first")
+            return
+        try:
+            from ..segment.model import Segmenter
+
+            frames = grey_frames(layer)
+            model = Segmenter.load(self._weights_path(), pick_device(self.device.value))
+            size = layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
+        except (ValueError, FileNotFoundError) as err:
+            self.error(err)
+            return
+        options = {"threshold": self.threshold.value, "min_area": self.min_area.value,
+                   "close_gaps": self.close_gaps.value, "tta": self.tta.value}
+        # The result goes to this layer, whatever is selected when the job ends.
+        self.run_job(_segment_frames(model, frames, options, size),
+                     lambda result: self._show(layer, result, size),
+                     f"segmenting '{layer.name}' on {model.device}")
+
+    def _show(self, layer, result, size) -> None:
+        probability, labels, table = result
+        if probability.shape[0] == 1:  # one frame: a 2-D (or RGB) layer
+            probability, labels = probability[0], labels[0]
+        scale = tuple(layer.scale)[-labels.ndim:]
+        translate = tuple(layer.translate)[-labels.ndim:]
+        viewer = self._viewer
+        show_layer(viewer, probability, f"boundary probability [{layer.name}]",
+                   colormap="magma", contrast_limits=(0, 1), blending="additive",
+                   opacity=0.6, scale=scale, translate=translate)
+        grains = show_layer(viewer, labels, f"grains [{layer.name}]", "labels", opacity=0.5,
+                            scale=scale, translate=translate, features=table,
+                            metadata={"source_layer": layer.name})
+        grains.metadata["pixel_size"] = None if size is None else size.as_dict()
+        n = len(table["label"])
+        self.status.value = f"{n} grains in '{layer.name}'"
+
+
+def _segment_frames(model, frames, options, size):
+    """Job: segment each frame; returns (probability, labels, table) stacked over frames.
+
+    Label ids stay unique across frames (frame k's ids follow frame k-1's), so one feature
+    table with a ``frame`` column describes the whole stack.
+    """
+    from ..analysis.statistics import grain_table
+
+    probabilities, stacks, tables = [], [], []
+    offset = 0
+    for k, frame in enumerate(frames):
+        result = yield from relay(
+            model.segment(frame, **options),
+            lambda e, k=k: Progress(e.step, e.total, f"frame {k + 1}/{len(frames)}: "
+                                    f"{e.message}") if len(frames) > 1 else e)
+        table = grain_table(result.labels, size)
+        labels = result.labels.astype(np.uint32)
+        labels[labels > 0] += offset
+        table["label"] = table["label"] + offset
+        table = {"index": table["label"], "frame": np.full(len(table["label"]), k), **table}
+        offset = int(labels.max(initial=offset))
+        probabilities.append(result.probability)
+        stacks.append(labels)
+        tables.append(table)
+    merged = {key: np.concatenate([t[key] for t in tables]) for key in tables[0]}
+    return np.stack(probabilities), np.stack(stacks), merged

@@ -1,0 +1,290 @@
+"""The Style, Segmenter, Segment, Grain statistics and Compare dock widgets, driven as a
+user would, plus one end-to-end run through all of them."""
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_labourfree._widgets import _base
+from napari_labourfree._widgets._shared import shared
+from napari_labourfree._widgets.compare import CompareWidget
+from napari_labourfree._widgets.grain_stats import GrainStatsWidget
+from napari_labourfree._widgets.segment import SegmentWidget
+from napari_labourfree._widgets.segmenter import SegmenterWidget
+from napari_labourfree._widgets.style import PREVIEW, StyleWidget
+from napari_labourfree.io.tables import read_csv
+from napari_labourfree.jobs import run_job
+from napari_labourfree.segment.train import segmenter_config, train_segmenter
+
+WIDGETS = {
+    "Style (CycleGAN)": StyleWidget,
+    "Segmenter (U-Net)": SegmenterWidget,
+    "Segment": SegmentWidget,
+    "Grain statistics": GrainStatsWidget,
+    "Compare synthetic vs real": CompareWidget,
+}
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    seen = []
+    monkeypatch.setattr(_base, "show_error", seen.append)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def unet(tiny_sims, tmp_path_factory):
+    out = tmp_path_factory.mktemp("w") / "u.safetensors"
+    config = segmenter_config("fast", epochs=2, steps_per_epoch=40, lr=3e-3, depth=2, base=8,
+                              crop_size=48, val_fraction=0.2)
+    return run_job(train_segmenter(tiny_sims, out, config))
+
+
+def wait(qtbot, w, timeout=60_000):
+    qtbot.waitUntil(lambda: not w.busy, timeout=timeout)
+
+
+@pytest.mark.parametrize("name", list(WIDGETS))
+def test_docks_from_the_manifest(make_napari_viewer, name):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-labourfree", name)
+    assert isinstance(widget, WIDGETS[name])
+
+
+def test_segment_2d_layer(make_napari_viewer, qtbot, tiny_sims, unet, errors):
+    viewer = make_napari_viewer()
+    image = tifffile.imread(sorted((tiny_sims / "images").glob("*.tif"))[0])
+    layer = viewer.add_image(image, name="micro", scale=(0.5, 0.5))
+    w = SegmentWidget(viewer)
+    w.use_default.value = False
+    w.weights.value = unet
+    w.device.value = "cpu"
+    assert w.image.value is layer and w.run.enabled
+    viewer.add_image(np.zeros((8, 8)), name="other")  # the selection may change meanwhile
+    w.run.clicked.emit()
+    assert not w.run.enabled
+    w.image.value = viewer.layers["other"]
+    wait(qtbot, w)
+    assert not errors
+    grains = viewer.layers["grains [micro]"]
+    prob = viewer.layers["boundary probability [micro]"]
+    assert grains.data.shape == prob.data.shape == image.shape
+    assert tuple(grains.scale) == (0.5, 0.5)
+    features = grains.features
+    assert len(features) == grains.data.max()
+    assert {"index", "area_px", "area_um2", "circularity"} <= set(features.columns)
+    assert features["area_um2"].iloc[0] == pytest.approx(features["area_px"].iloc[0] * 0.25)
+    # re-running replaces the plugin's own layers
+    n = len(viewer.layers)
+    w.image.value = layer
+    w.run.clicked.emit()
+    wait(qtbot, w)
+    assert len(viewer.layers) == n
+
+
+def test_segment_stack_and_rgb(make_napari_viewer, qtbot, tiny_sims, unet, errors):
+    viewer = make_napari_viewer()
+    images = [tifffile.imread(p) for p in sorted((tiny_sims / "images").glob("*.tif"))[:3]]
+    viewer.add_image(np.stack(images), name="movie")
+    w = SegmentWidget(viewer)
+    w.use_default.value, w.weights.value, w.device.value = False, unet, "cpu"
+    w.image.value = viewer.layers["movie"]
+    w.run.clicked.emit()
+    wait(qtbot, w)
+    grains = viewer.layers["grains [movie]"]
+    assert grains.data.shape == (3, 64, 64)
+    ids = [set(np.unique(f)) - {0} for f in grains.data]
+    assert not ids[0] & ids[1]  # ids unique across frames
+    assert sorted(set(grains.features["frame"])) == [0, 1, 2]
+    rgb = np.repeat((images[0] * 255).astype(np.uint8)[..., None], 3, axis=-1)
+    viewer.add_image(rgb, name="colour", rgb=True)
+    w.image.value = viewer.layers["colour"]
+    w.run.clicked.emit()
+    wait(qtbot, w)
+    assert viewer.layers["grains [colour]"].data.shape == (64, 64)
+    assert not errors
+
+
+def test_segment_bad_input_is_a_notification(make_napari_viewer, tmp_path, errors):
+    viewer = make_napari_viewer()
+    w = SegmentWidget(viewer)
+    assert not w.run.enabled  # no image layer yet
+    viewer.add_image(np.zeros((2, 3, 4, 5)), name="4d")
+    w.use_default.value = False
+    w.weights.value = tmp_path / "missing.safetensors"
+    w.run.clicked.emit()
+    assert errors and "4d" in errors[0]
+    viewer.layers.clear()
+    viewer.add_image(np.zeros((32, 32)), name="flat")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nonsense")
+    w.weights.value = bad
+    w.run.clicked.emit()
+    assert "damaged" in errors[-1] and not w.busy and w.run.enabled
+
+
+def test_grain_statistics_table_selection_and_csv(make_napari_viewer, qtbot, tmp_path,
+                                                  errors):
+    from conftest import square_grid
+
+    viewer = make_napari_viewer()
+    labels = viewer.add_labels(square_grid(60, 10, 5), name="grid", scale=(2.0, 2.0))
+    w = GrainStatsWidget(viewer)
+    w.labels.value = labels
+    wait(qtbot, w)
+    assert w.table.rowCount() == 49
+    assert "area_um2" in labels.features.columns
+    assert w.summary.value.startswith("25 grains (+24 at the edge)")  # 5 x 5 inside
+    header = [w.table.horizontalHeaderItem(j).text() for j in range(w.table.columnCount())]
+    assert header[:2] == ["label", "area_um2"]
+    w.table.sortItems(1)  # sortable
+    w.table.selectRow(3)
+    grain = int(w.table.item(3, 0).text())
+    assert labels.selected_label == grain and labels.show_selected_label
+    w.csv.value = tmp_path / "grains.csv"
+    w.export.clicked.emit()
+    table = read_csv(tmp_path / "grains.csv")
+    assert len(table["label"]) == 49 and (tmp_path / "grains_summary.json").is_file()
+    assert not errors
+
+
+def test_grain_statistics_of_a_stack_plots_growth(make_napari_viewer, qtbot, tmp_path):
+    from conftest import square_grid
+
+    viewer = make_napari_viewer()
+    stack = np.stack([square_grid(60, c, 0) for c in (5, 10, 20)])
+    viewer.add_labels(stack, name="growth")
+    w = GrainStatsWidget(viewer)
+    w.labels.value = viewer.layers["growth"]
+    wait(qtbot, w)
+    growth = w._result[2]
+    assert growth["grains"].tolist() == [100, 16, 1]  # inner grains only
+    w.csv.value = tmp_path / "g.csv"
+    w.export.clicked.emit()
+    assert (tmp_path / "g_growth.csv").is_file()
+
+
+def test_compare(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(0)
+    real = viewer.add_image((rng.random((96, 96)) * 255).astype(np.uint8), name="real")
+    sim = viewer.add_image(np.full((96, 96), 0.8, np.float32), name="sim")
+    syn = viewer.add_image(rng.random((96, 96)).astype(np.float32), name="syn")
+    w = CompareWidget(viewer)
+    w.compare.clicked.emit()
+    assert errors and "real layers" in errors[0]
+    w.real.value, w.synthetic.value, w.simulation.value = [real], [syn], [sim]
+    w.patch.value, w.per_image.value = 32, 8
+    w.compare.clicked.emit()
+    wait(qtbot, w)
+    assert w.report.embedding.shape == (24, 2)
+    assert "SSIM" in w.table.value and "entropy" in w.table.value
+
+
+def test_style_train_cancel_synthesize_stylize(make_napari_viewer, qtbot, tiny_sims,
+                                               tiny_real, tmp_path, errors):
+    viewer = make_napari_viewer()
+    real = tifffile.imread(sorted(tiny_real.glob("*.tif"))[0])
+    viewer.add_image(real, name="real")
+    w = StyleWidget(viewer)
+    assert not w.synthesize.enabled and not w.stylize.enabled  # no style yet
+    w.sim.value, w.weights.value, w.device.value = tiny_sims, tmp_path / "s.safetensors", "cpu"
+    w.real_layers.value = [viewer.layers["real"]]
+    w.iterations.value, w.crop.value = 100_000, 32
+    w.train.clicked.emit()
+    qtbot.waitUntil(lambda: w.progress.value >= 2, timeout=30_000)
+    w.cancel.clicked.emit()
+    wait(qtbot, w)
+    assert (tmp_path / "s.safetensors").is_file()  # cancel kept the weights
+    w.iterations.value = 20
+    w.resume.value = True
+    w.train.clicked.emit()
+    wait(qtbot, w)
+    assert PREVIEW in viewer.layers and w.synthesize.enabled and w.stylize.enabled
+    w.out.value = tmp_path / "syn"
+    w.synthesize.clicked.emit()
+    wait(qtbot, w)
+    assert len(list((tmp_path / "syn" / "images").glob("*.tif"))) == 6
+    w.layer.value = viewer.layers["real"]
+    w.stylize.clicked.emit()
+    wait(qtbot, w)
+    assert viewer.layers["synthetic [real]"].data.shape == real.shape
+    assert not errors
+
+
+def test_segmenter_trains_and_hands_its_weights_to_segment(make_napari_viewer, qtbot,
+                                                           tiny_sims, tmp_path, errors):
+    viewer = make_napari_viewer()
+    w = SegmenterWidget(viewer)
+    segment = SegmentWidget(viewer)
+    w.data.value, w.weights.value, w.device.value = tiny_sims, tmp_path / "u.safetensors", "cpu"
+    w.epochs.value, w.steps.value, w.crop.value = 2, 5, 32
+    w.train.clicked.emit()
+    wait(qtbot, w)
+    assert not errors
+    assert w.history.value.count("boundary F1") == 2
+    assert shared.segmenter == str(tmp_path / "u.safetensors")
+    assert str(segment.weights.value) == shared.segmenter and not segment.use_default.value
+    w.data.value = tmp_path / "nothing-here"
+    w.train.clicked.emit()
+    assert errors and w.train.enabled
+
+
+def test_end_to_end(make_napari_viewer, qtbot, tmp_path, errors):
+    """simulate -> style -> synthesize -> train -> segment -> table -> CSV, all in the GUI."""
+    from napari_labourfree._widgets.generator import MicrostructureGenerator
+
+    viewer = make_napari_viewer()
+    gen = MicrostructureGenerator(viewer)
+    gen.image_height.value = gen.image_width.value = 64
+    gen.grains.value, gen.steps.value, gen.snapshot_every.value = 10, 100, 0
+    gen.fast.value, gen.device.value, gen.count.value = False, "cpu", 4
+    gen.folder.value = tmp_path / "sims"
+    gen.generate.clicked.emit()
+    qtbot.waitUntil(lambda: gen._worker is None, timeout=60_000)
+    gen.preview.clicked.emit()  # a structure to turn into a "real" image
+    qtbot.waitUntil(lambda: gen._worker is None, timeout=60_000)
+    phi = viewer.layers["phi [microstructure]"].data  # 2-D: no movie frames were asked for
+    viewer.add_image(((1 - phi) * 200).astype(np.uint8), name="real")
+
+    style = StyleWidget(viewer)
+    style.sim.value, style.weights.value = tmp_path / "sims", tmp_path / "style.safetensors"
+    style.real_layers.value = [viewer.layers["real"]]
+    style.iterations.value, style.crop.value, style.device.value = 4, 32, "cpu"
+    style.train.clicked.emit()
+    wait(qtbot, style)
+    style.out.value = tmp_path / "syn"
+    style.synthesize.clicked.emit()
+    wait(qtbot, style)
+
+    segmenter = SegmenterWidget(viewer)
+    segmenter.data.value, segmenter.weights.value = tmp_path / "syn", tmp_path / "u.safetensors"
+    segmenter.epochs.value, segmenter.steps.value, segmenter.crop.value = 1, 3, 32
+    segmenter.device.value = "cpu"
+    segmenter.train.clicked.emit()
+    wait(qtbot, segmenter)
+
+    segment = SegmentWidget(viewer)
+    segment.image.value = viewer.layers["real"]
+    segment.device.value = "cpu"
+    segment.run.clicked.emit()
+    wait(qtbot, segment)
+
+    stats = GrainStatsWidget(viewer)
+    stats.labels.value = viewer.layers["grains [real]"]
+    wait(qtbot, stats)
+    stats.csv.value = tmp_path / "real.csv"
+    stats.export.clicked.emit()
+    assert not errors
+    assert (tmp_path / "real.csv").is_file()
+    assert len(read_csv(tmp_path / "real.csv")["label"]) == stats.table.rowCount()
+
+
+def test_sample_micrograph_with_ground_truth(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-labourfree", "micrograph")
+    image = viewer.layers["micrograph [sample]"].data
+    truth = viewer.layers["true boundaries [sample]"].data
+    assert image.dtype == np.uint8 and image.shape == truth.shape == (384, 384)
+    # the painted boundaries are darker than the grains, as in an etched micrograph
+    assert image[truth > 0].mean() < image[truth == 0].mean() - 30
