@@ -105,6 +105,22 @@ def test_segment_stack_and_rgb(make_napari_viewer, qtbot, tiny_sims, unet, error
     assert not errors
 
 
+def test_segment_cancel_leaves_no_result_and_a_usable_widget(make_napari_viewer, qtbot,
+                                                              unet, errors):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((1024, 1024)).astype(np.float32),
+                     name="big")
+    w = SegmentWidget(viewer)
+    w.use_default.value, w.weights.value, w.device.value = False, unet, "cpu"
+    w.tta.value = True  # slow enough to cancel in the middle
+    w.run.clicked.emit()
+    qtbot.waitUntil(lambda: w.progress.value >= 1, timeout=30_000)
+    w.cancel.clicked.emit()
+    wait(qtbot, w)
+    assert "grains [big]" not in viewer.layers
+    assert w.run.enabled and not w.cancel.enabled and not errors
+
+
 def test_segment_bad_input_is_a_notification(make_napari_viewer, tmp_path, errors):
     viewer = make_napari_viewer()
     w = SegmentWidget(viewer)
@@ -171,9 +187,13 @@ def test_compare(make_napari_viewer, qtbot, errors):
     sim = viewer.add_image(np.full((96, 96), 0.8, np.float32), name="sim")
     syn = viewer.add_image(rng.random((96, 96)).astype(np.float32), name="syn")
     w = CompareWidget(viewer)
-    w.compare.clicked.emit()
-    assert errors and "real layers" in errors[0]
+    assert not w.compare.enabled  # nothing chosen yet
     w.real.value, w.synthetic.value, w.simulation.value = [real], [syn], [sim]
+    assert w.compare.enabled
+    w.patch.value = 128  # larger than the images: the worker fails, the widget says why
+    w.compare.clicked.emit()
+    wait(qtbot, w)
+    assert errors and "smaller than the 128 px patch" in str(errors[0])
     w.patch.value, w.per_image.value = 32, 8
     w.compare.clicked.emit()
     wait(qtbot, w)
@@ -191,6 +211,7 @@ def test_style_train_cancel_synthesize_stylize(make_napari_viewer, qtbot, tiny_s
     w.sim.value, w.weights.value, w.device.value = tiny_sims, tmp_path / "s.safetensors", "cpu"
     w.real_layers.value = [viewer.layers["real"]]
     w.iterations.value, w.crop.value = 100_000, 32
+
     w.train.clicked.emit()
     qtbot.waitUntil(lambda: w.progress.value >= 2, timeout=30_000)
     w.cancel.clicked.emit()

@@ -87,7 +87,12 @@ class JobWidget(Container):
     def run_job(self, job, on_done: Callable, message: str,
                 on_event: Callable | None = None) -> None:
         """Start ``job`` in a worker; ``on_done(result)`` runs in the GUI thread."""
-        worker = thread_worker(_drive, start_thread=False)(job)
+        # Errors are shown once, as a plain message (no re-raise, no traceback dialog).
+        worker = thread_worker(_drive, start_thread=False, ignore_errors=True)(job)
+        try:  # napari's own relay would show the same error a second time, with a traceback
+            worker.errored.disconnect(worker._relay_error)
+        except (AttributeError, TypeError, RuntimeError):
+            pass
         worker.yielded.connect(self._on_progress)
         if on_event is not None:
             worker.yielded.connect(on_event)

@@ -49,7 +49,19 @@ class CompareWidget(JobWidget):
         self.canvas, self.figure = make_canvas(1, 3, height=2.6)
         self.native.layout().addWidget(self.canvas)
         self.compare.changed.connect(self._start)
+        for name in ("real", "synthetic", "simulation"):
+            getattr(self, name).changed.connect(self.update_buttons)
         self.report = None
+        self.update_buttons()
+
+    def update_buttons(self, *args) -> None:
+        if not self.busy:
+            others = bool(self.synthetic.value) or bool(self.simulation.value)
+            self.compare.enabled = bool(self.real.value) and others
+
+    def reset_choices(self, *args) -> None:
+        super().reset_choices(*args)
+        self.update_buttons()
 
     def _start(self) -> None:
         groups, shapes = {}, {}

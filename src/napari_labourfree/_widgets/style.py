@@ -32,6 +32,8 @@ class StyleWidget(JobWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         w_sim = FileEdit(mode="d", label="simulations folder")
+        w_sim_layers = Select(choices=self.layers_of("image"), label="and/or simulation layers",
+                              tooltip="phi layers, e.g. from the Microstructure generator")
         w_real_folder = FileEdit(mode="d", label="real images folder")
         w_real_layers = Select(choices=self.layers_of("image"), label="and/or real layers",
                                tooltip="unlabeled micrographs open in the viewer")
@@ -81,10 +83,13 @@ class StyleWidget(JobWidget):
         from ..style.train import style_config, train_style
 
         try:
-            sim, weights = _path(self.sim), _path(self.weights)
-            if sim is None:
-                raise ValueError("choose the simulations folder (from `labourfree simulate` or "
-                                 "the Microstructure generator)")
+            weights = _path(self.weights)
+            sim = [folder] if (folder := _path(self.sim)) else []
+            for layer in self.sim_layers.value:
+                sim += grey_frames(layer)
+            if not sim:
+                raise ValueError("choose simulations: a folder (from `labourfree simulate` or "
+                                 "the Microstructure generator) and/or phi layers")
             if weights is None:
                 raise ValueError("choose where to save the weights (.safetensors)")
             if weights.suffix != ".safetensors":

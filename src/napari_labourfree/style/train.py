@@ -124,15 +124,8 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
                               "start again")
     if resume and not out.exists():
         raise FileNotFoundError(f"cannot resume: {out} does not exist")
-    sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else list_images(sim)
-    real = list(real) if isinstance(real, (list, tuple)) else [real]
-    arrays = [r for r in real if isinstance(r, np.ndarray)]
-    for array in arrays:
-        check_image(array, "a real image")
-    paths = [r for r in real if not isinstance(r, np.ndarray)]
-    real_files = (list_images(paths) if paths else []) + arrays
-    if not real_files:
-        raise ValueError("give at least one real image (files, folders or layers)")
+    sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else _items(sim, "simulation")
+    real_files = _items(real if isinstance(real, (list, tuple)) else [real], "real")
     header = None
     if resume:
         header, _ = checkpoints.load(out, KIND)
@@ -141,6 +134,25 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
             raise ValueError(f"{out.name} was trained with {stored}; resume with the same "
                              f"architecture, not {config.architecture()}")
     return _train_job(sim_files, real_files, out, config, torch.device(device), header)
+
+
+def _items(items, what: str) -> list:
+    """Image files (from files and folders) followed by in-memory 2-D arrays."""
+    items = list(items)
+    arrays = [i for i in items if isinstance(i, np.ndarray)]
+    for array in arrays:
+        check_image(array, f"a {what} image")
+    found = []
+    for item in items:
+        if isinstance(item, np.ndarray):
+            continue
+        path = Path(item)
+        # a `simulate`/`synthesize` folder keeps its images in images/
+        found += simulation_files(path) if path.is_dir() else list_images([path])
+    found += arrays
+    if not found:
+        raise ValueError(f"give at least one {what} image (files, folders or layers)")
+    return found
 
 
 def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
@@ -179,7 +191,8 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     def save(iteration: int) -> None:
         training = {"iteration": iteration, **asdict(config),
                     "sim_images": len(sim_files), "real_images": len(real_files),
-                    "sim_source": str(Path(sim_files[0]).parent),
+                    "sim_source": "arrays" if isinstance(sim_files[0], np.ndarray)
+                    else str(Path(sim_files[0]).parent),
                     "real_files": [f"array {p.shape[0]}x{p.shape[1]}"
                                    if isinstance(p, np.ndarray) else Path(p).name
                                    for p in real_files[:200]],
