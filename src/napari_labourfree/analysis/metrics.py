@@ -154,7 +154,8 @@ def _grain_counts(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
         "count_error": abs(n_pred - n_true) / n_true if n_true else math.nan,
     }
     if len(pred_areas) and len(true_areas):
-        out["mean_area_error"] = abs(pred_areas.mean() - true_areas.mean()) / true_areas.mean()
+        out["mean_area_error"] = float(abs(pred_areas.mean() - true_areas.mean())
+                                       / true_areas.mean())
         out["area_ks"] = float(ks_2samp(pred_areas, true_areas).statistic)
     else:
         out["mean_area_error"] = math.nan

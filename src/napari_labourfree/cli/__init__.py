@@ -114,10 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from . import evaluate, grains, segment, simulate, synthesize, train_segmenter, train_style
+    from . import (
+        evaluate,
+        grains,
+        pipeline,
+        segment,
+        simulate,
+        synthesize,
+        train_segmenter,
+        train_style,
+    )
 
     for command in (simulate, train_style, synthesize, train_segmenter, segment, grains,
-                    evaluate):
+                    evaluate, pipeline):
         command.add_to(sub)
     return parser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import refuse_existing, run_with_progress, software_versions
+from . import refuse_existing, run_with_progress
 
 
 def add_to(sub) -> None:
@@ -14,11 +14,13 @@ def add_to(sub) -> None:
         help="segment micrographs with a trained U-Net -> boundaries, labels, grain CSV",
         description="For each image writes DIR/<stem>_boundaries.tif (uint8, 255 = "
         "boundary), DIR/<stem>_labels.tif (grain ids; boundary pixels go to the nearest "
-        "grain), DIR/<stem>_grains.csv and DIR/<stem>_grains_summary.json. Images of any "
-        "size are processed in overlapping tiles.",
+        "grain), DIR/<stem>_grains.csv, DIR/<stem>_grains_summary.json and "
+        "DIR/<stem>_overlay.png (the boundaries drawn on the image). Images of any size are "
+        "processed in overlapping tiles.",
     )
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGES",
-                   help="micrographs (files or folders; grey or RGB, 8/16-bit or float)")
+                   help="micrographs (files or folders; grey or RGB, 8/16-bit or float), or "
+                        "'sample' for a synthetic micrograph generated on the fly")
     p.add_argument("--model", default="default",
                    help="segmenter weights (.safetensors), or 'default' for the built-in model")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -56,87 +58,57 @@ def resolve_model(name: str) -> Path:
 
 
 def run(args) -> int:
-    from ..analysis.statistics import grain_summary, grain_table
     from ..devices import pick_device
-    from ..io.images import list_images, read_image
-    from ..io.tables import write_csv, write_json
-    from ..io.tiff import write_tiff
-    from ..jobs import Progress, relay
+    from ..io.images import list_images
+    from ..segment.batch import output_names, segment_files
     from ..segment.model import Segmenter
     from ..units import PixelSize
     from .grains import _print_table
 
-    inputs = list_images(args.images)
+    if args.out.exists() and not args.out.is_dir():
+        raise NotADirectoryError(f"--out {args.out} exists and is not a folder")
+    if [str(p) for p in args.images] == ["sample"] and not Path("sample").exists():
+        inputs = [_write_sample(args.out, args.overwrite)]
+    else:
+        inputs = list_images(args.images)
     stems = [p.stem for p in inputs]
     twice = sorted({s for s in stems if stems.count(s) > 1})
     if twice:
         raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
-    if args.out.exists() and not args.out.is_dir():
-        raise NotADirectoryError(f"--out {args.out} exists and is not a folder")
-    names = ["boundaries.tif", "labels.tif", "grains.csv", "grains_summary.json"]
-    if args.save_probability:
-        names.append("probability.tif")
-    refuse_existing([args.out / f"{s}_{n}" for s in stems for n in names], args.overwrite)
+    refuse_existing([args.out / n for s in stems for n in output_names(s, args.save_probability)],
+                    args.overwrite)
     user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
     device = pick_device(args.device)
     weights = resolve_model(args.model)
     model = Segmenter.load(weights, device)
     print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
           file=sys.stderr)
-
-    def job():
-        rows = []
-        for i, path in enumerate(inputs):
-            loaded = read_image(path, grey=True)
-            for note in loaded.notes:
-                print(f"{path.name}: {note}", file=sys.stderr)
-            size = user_size or loaded.pixel_size
-            result = yield from relay(
-                model.segment(loaded.data, threshold=args.threshold, min_area=args.min_area,
-                              close_gaps=args.close_gaps, tile=args.tile,
-                              overlap=args.overlap, tta=args.tta),
-                lambda e, i=i: Progress(e.step, e.total,
-                                        f"image {i + 1}/{len(inputs)}: {e.message}"))
-            stem = args.out / path.stem
-            scale = _imagej_scale(size)
-            write_tiff(f"{stem}_boundaries.tif", result.boundaries.astype("uint8") * 255,
-                       **scale)
-            labels = result.labels
-            if labels.max() < 2**16:
-                write_tiff(f"{stem}_labels.tif", labels.astype("uint16"), **scale)
-            else:
-                write_tiff(f"{stem}_labels.tif", labels)
-            if args.save_probability:
-                write_tiff(f"{stem}_probability.tif", result.probability, **scale)
-            table = grain_table(labels, size)
-            summary = grain_summary(labels, table, size, args.include_border)
-            write_csv(f"{stem}_grains.csv", table)
-            write_json(f"{stem}_grains_summary.json", {
-                "image": path.name, "input": str(path), "model": str(weights),
-                "pixel_size": None if size is None else size.as_dict(),
-                "parameters": {"threshold": args.threshold or model.threshold,
-                               "min_area": args.min_area, "close_gaps": args.close_gaps,
-                               "tile": args.tile,
-                               "overlap": args.overlap, "tta": args.tta,
-                               "include_border": args.include_border},
-                "software": software_versions(), "summary": summary,
-                "grain_table": f"{path.stem}_grains.csv"})
-            rows.append((path.name, "image", summary, size))
-        return rows
-
+    options = {"threshold": args.threshold, "min_area": args.min_area,
+               "close_gaps": args.close_gaps, "tile": args.tile, "overlap": args.overlap,
+               "tta": args.tta}
+    job = segment_files(model, inputs, args.out, options=options, pixel_size=user_size,
+                        include_border=args.include_border,
+                        save_probability=args.save_probability, weights_name=str(weights))
     try:
-        rows = run_with_progress(job(), args.quiet, unit="tile")
+        rows = run_with_progress(job, args.quiet, unit="tile")
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
         return 130
-    _print_table(rows)
+    _print_table([(name, "image", summary, size) for name, summary, size in rows])
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
     return 0
 
 
-def _imagej_scale(size) -> dict:
-    """tifffile arguments that record the pixel size the ImageJ way (read back by `grains`)."""
-    if size is None:
-        return {}
-    return {"imagej": True, "resolution": (1 / size.value, 1 / size.value),
-            "metadata": {"unit": size.unit}, "compression": "zlib"}
+def _write_sample(out: Path, overwrite: bool) -> Path:
+    """The built-in sample: a synthetic micrograph generated on the fly (and its truth)."""
+    from .._sample_data import synthetic_micrograph
+    from ..io.tiff import write_tiff
+
+    path, truth = out / "sample.tif", out / "sample_truth_boundaries.tif"
+    refuse_existing([path, truth], overwrite)
+    (image, _, _), (mask, _, _) = synthetic_micrograph()
+    write_tiff(path, image)
+    write_tiff(truth, (mask * 255).astype("uint8"))
+    print(f"wrote the built-in sample micrograph to {path} (its true boundaries: {truth.name})",
+          file=sys.stderr)
+    return path

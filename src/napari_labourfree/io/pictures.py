@@ -1,0 +1,35 @@
+"""Small PNG pictures for reports: an image with its predicted boundaries drawn on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .tiff import atomic_write
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Grey image -> uint8 by its 0.5/99.5 percentiles (for display only)."""
+    image = np.asarray(image, np.float32)
+    low, high = np.percentile(image, [0.5, 99.5])
+    scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, boundaries: np.ndarray, colour=(255, 40, 40)) -> np.ndarray:
+    """RGB uint8: the grey image with boundary pixels painted ``colour``."""
+    grey = to_uint8(image)
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    rgb[np.asarray(boundaries, bool)] = colour
+    return rgb
+
+
+def write_png(path: Path | str, rgb_or_grey: np.ndarray, max_side: int = 1024) -> None:
+    """Write a PNG atomically, shrunk (by striding) so its longer side is <= max_side."""
+    import imageio.v3 as iio
+
+    data = np.asarray(rgb_or_grey)
+    step = max(1, int(np.ceil(max(data.shape[:2]) / max_side)))
+    data = data[::step, ::step]
+    atomic_write(Path(path), lambda tmp: iio.imwrite(tmp, data, extension=".png"))
