@@ -78,3 +78,24 @@ def unet_weights(tiny_sims, tmp_path_factory):
     config = segmenter_config("fast", epochs=1, steps_per_epoch=5, depth=2, base=4,
                               crop_size=32)
     return run_job(train_segmenter(tiny_sims, out, config))
+
+
+def test_the_built_in_default_model_ships_and_finds_dark_boundaries(tmp_path):
+    from napari_labourfree._sample_data import synthetic_micrograph
+    from napari_labourfree.analysis.metrics import boundary_f1
+    from napari_labourfree.checkpoints import read_header
+    from napari_labourfree.segment.default import default_weights
+    from napari_labourfree.segment.model import Segmenter
+
+    weights = default_weights()
+    assert weights.stat().st_size < 8_000_000
+    header = read_header(weights)
+    assert header["kind"] == "segmenter" and "recipe" in header["config"]["training"]
+    assert "optimizers" not in header or not header["optimizers"]
+    (image, _, _), (truth, _, _) = synthetic_micrograph()
+    result = run_job(Segmenter.load(weights).segment(image[:192, :192]))
+    assert boundary_f1(result.boundaries, truth[:192, :192] > 0)["boundary_f1"] > 0.8
+    tifffile.imwrite(tmp_path / "m.tif", image[:128, :128])
+    assert main(["segment", str(tmp_path / "m.tif"), "--out", str(tmp_path / "o"),
+                 "--quiet"]) == 0  # --model default is the default
+    assert (tmp_path / "o" / "m_overlay.png").is_file()

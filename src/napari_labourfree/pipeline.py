@@ -5,6 +5,7 @@ training stages resume from their last checkpoint."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ class PipelinePlan:
     real: list[Path]
     out: Path
     preset: str = "fast"
-    truth: Path | None = None
+    truth: list[Path] | None = None  # true boundary masks: files and/or folders
     count: int | None = None
     iterations: int | None = None
     epochs: int | None = None
@@ -60,8 +61,9 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     if plan.preset not in PRESETS:
         raise ValueError(f"unknown preset {plan.preset!r}; choose one of {', '.join(PRESETS)}")
     plan.real = list_images(plan.real)
-    if plan.truth is not None and not Path(plan.truth).exists():
-        raise FileNotFoundError(f"no such truth folder: {plan.truth}")
+    if plan.truth is not None:
+        plan.truth = list_images(plan.truth if isinstance(plan.truth, (list, tuple))
+                                 else [plan.truth])
     plan.out.mkdir(parents=True, exist_ok=True)
     return _pipeline_job(plan, device)
 
@@ -222,7 +224,7 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list) -> Path
 
 def _fmt(value, spec: str) -> str:
     """A number for a table cell; '-' for None/NaN (a summary read back from JSON)."""
-    if value is None or value != value:
+    if value is None or math.isnan(value):
         return "-"
     return format(value, spec)
 
@@ -250,11 +252,10 @@ def _histograms(tables, area_key: str, path: Path) -> None:
 def _metrics_table(plan: PipelinePlan) -> list[str]:
     from .analysis.metrics import evaluate_pair, mean_over_images
     from .cli.evaluate import group_by_image, load_side
-    from .io.images import list_images
 
-    pred = group_by_image(list_images([plan.segmented / n for n in sorted(
-        p.name for p in plan.segmented.glob("*_boundaries.tif"))]))
-    truth = group_by_image(list_images([plan.truth]))
+    pred = group_by_image(sorted(plan.segmented.glob("*_boundaries.tif"))
+                          + sorted(plan.segmented.glob("*_labels.tif")))
+    truth = group_by_image(plan.truth)
     results = []
     for key in sorted(set(pred) & set(truth)):
         pb, pl = load_side(pred[key])

@@ -22,8 +22,8 @@ def add_to(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="working and output folder")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast: about 15 min on a 2-core CPU; paper: the paper's sizes (GPU)")
-    p.add_argument("--truth", type=Path, help="folder of true boundary masks (named like the "
-                   "images) to score the result in the report")
+    p.add_argument("--truth", type=Path, nargs="+", help="true boundary masks (files or "
+                   "folders, named like the images) to score the result in the report")
     p.add_argument("--count", type=int, help="simulated structures (fast 40, paper 300)")
     p.add_argument("--iterations", type=int, help="style training iterations")
     p.add_argument("--epochs", type=int, help="segmenter epochs")
