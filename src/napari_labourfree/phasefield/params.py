@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from ..settings import require
+
 # Grains smaller than this (px) at the start vanish within a few steps: the diffuse
 # interface is about 5 px wide at kappa = 1.
 MIN_AREA_PER_GRAIN = 64
@@ -32,29 +34,25 @@ class GrowthParams:
 
     def validate(self) -> GrowthParams:
         """Raise ValueError naming the first bad parameter; return self when all are fine."""
-        def need(ok: bool, message: str) -> None:
-            if not ok:
-                raise ValueError(message)
-
-        need(self.height >= MIN_SIZE and self.width >= MIN_SIZE,
+        require(self.height >= MIN_SIZE and self.width >= MIN_SIZE,
              f"size {self.height}x{self.width} is too small; use at least {MIN_SIZE}x{MIN_SIZE} px")
-        need(self.grains >= 2, f"grains must be at least 2 (got {self.grains})")
+        require(self.grains >= 2, f"grains must be at least 2 (got {self.grains})")
         area = self.height * self.width / self.grains
-        need(area >= MIN_AREA_PER_GRAIN,
+        require(area >= MIN_AREA_PER_GRAIN,
              f"{self.grains} grains do not fit in {self.height}x{self.width} px: each grain would "
              f"get {area:.0f} px, and grains need at least {MIN_AREA_PER_GRAIN} px; use at most "
              f"{self.height * self.width // MIN_AREA_PER_GRAIN} grains or a larger size")
-        need(self.steps >= 0, f"steps must not be negative (got {self.steps})")
-        need(self.kappa > 0, f"kappa must be positive (got {self.kappa})")
-        need(self.mobility > 0, f"mobility L must be positive (got {self.mobility})")
-        need(self.dt > 0, f"dt must be positive (got {self.dt})")
-        need(self.dt <= self.dt_max,
+        require(self.steps >= 0, f"steps must not be negative (got {self.steps})")
+        require(self.kappa > 0, f"kappa must be positive (got {self.kappa})")
+        require(self.mobility > 0, f"mobility L must be positive (got {self.mobility})")
+        require(self.dt > 0, f"dt must be positive (got {self.dt})")
+        require(self.dt <= self.dt_max,
              f"dt = {self.dt} is beyond the explicit stability limit {self.dt_max:.4g} for "
              f"L = {self.mobility}, kappa = {self.kappa}; use a smaller dt")
-        need(self.regularity >= 0, f"regularity must not be negative (got {self.regularity})")
-        need(self.gap >= 1, f"gap must be at least 1 px (got {self.gap})")
-        need(self.check_every >= 1, f"check_every must be at least 1 (got {self.check_every})")
-        need(0 < self.mask_threshold < 1, "mask_threshold must lie between 0 and 1")
+        require(self.regularity >= 0, f"regularity must not be negative (got {self.regularity})")
+        require(self.gap >= 1, f"gap must be at least 1 px (got {self.gap})")
+        require(self.check_every >= 1, f"check_every must be at least 1 (got {self.check_every})")
+        require(0 < self.mask_threshold < 1, "mask_threshold must lie between 0 and 1")
         return self
 
     def to_dict(self) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from ..devices import autocast
 from ..io.images import read_image
 from ..jobs import Job, Progress, run_job
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
+from ..settings import check_weights_output, from_preset, require
 from .augment import resize_pair, vary_appearance
 from .unet import UNet
 
@@ -39,20 +40,16 @@ class SegmenterConfig:
     seed: int = 0
 
     def validate(self) -> SegmenterConfig:
-        def need(ok, message):
-            if not ok:
-                raise ValueError(message)
-
-        need(self.epochs >= 1, f"epochs must be at least 1 (got {self.epochs})")
-        need(self.steps_per_epoch >= 1, "steps per epoch must be at least 1")
-        need(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
-        need(1 <= self.depth <= 6, f"depth must lie in 1..6 (got {self.depth})")
-        need(self.base >= 1, "base width must be at least 1")
-        need(self.crop_size >= 2**self.depth and self.crop_size % 2**self.depth == 0,
+        require(self.epochs >= 1, f"epochs must be at least 1 (got {self.epochs})")
+        require(self.steps_per_epoch >= 1, "steps per epoch must be at least 1")
+        require(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
+        require(1 <= self.depth <= 6, f"depth must lie in 1..6 (got {self.depth})")
+        require(self.base >= 1, "base width must be at least 1")
+        require(self.crop_size >= 2**self.depth and self.crop_size % 2**self.depth == 0,
              f"crop size must be a multiple of {2**self.depth} (2^depth), not {self.crop_size}")
-        need(self.lr > 0, "the learning rate must be positive")
-        need(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
-        need(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
+        require(self.lr > 0, "the learning rate must be positive")
+        require(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
+        require(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
         return self
 
     def architecture(self) -> dict:
@@ -68,15 +65,10 @@ PRESETS = {
 
 
 def segmenter_config(preset: str = "fast", **overrides) -> SegmenterConfig:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    unknown = set(overrides) - {f.name for f in fields(SegmenterConfig)}
-    if unknown:
-        raise ValueError(f"unknown segmenter settings: {', '.join(sorted(unknown))}")
-    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    if "zoom" in values:
-        values["zoom"] = tuple(values["zoom"])
-    return replace(SegmenterConfig(preset=preset), **values).validate()
+    """The preset's config with ``overrides`` (None values ignored) applied, validated."""
+    if overrides.get("zoom") is not None:
+        overrides["zoom"] = tuple(overrides["zoom"])
+    return from_preset(SegmenterConfig, PRESETS, preset, overrides, "segmenter")
 
 
 def build_unet(arch: dict) -> UNet:
@@ -91,14 +83,7 @@ def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig |
     """A job that trains the U-Net on ``data`` (a `synthesize` or `simulate` folder with
     images/ and masks/) and returns the weights path. Inputs are checked now."""
     config = (config or segmenter_config()).validate()
-    data, out = Path(data), Path(out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"weights go in a .safetensors file, not {out.name}")
-    if out.exists() and not (resume or overwrite):
-        raise FileExistsError(f"{out} exists; use resume to continue it or overwrite to "
-                              "start again")
-    if resume and not out.exists():
-        raise FileNotFoundError(f"cannot resume: {out} does not exist")
+    data, out = Path(data), check_weights_output(out, resume, overwrite)
     images = simulation_files(data)
     masks = [data / "masks" / p.name for p in images]
     missing = [m.name for m in masks if not m.is_file()]

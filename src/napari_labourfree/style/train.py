@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from ..io.images import list_images
 from ..jobs import Job, Progress
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..normalise import check_image, from_network
+from ..settings import check_weights_output, from_preset, require
 from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
 
 KIND = "style"
@@ -46,18 +47,14 @@ class StyleConfig:
     seed: int = 0
 
     def validate(self) -> StyleConfig:
-        def need(ok, message):
-            if not ok:
-                raise ValueError(message)
-
-        need(self.iterations >= 1, f"iterations must be at least 1 (got {self.iterations})")
-        need(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
-        need(self.crop_size >= 32 and self.crop_size % 4 == 0,
+        require(self.iterations >= 1, f"iterations must be at least 1 (got {self.iterations})")
+        require(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
+        require(self.crop_size >= 32 and self.crop_size % 4 == 0,
              f"crop size must be a multiple of 4 and at least 32 (got {self.crop_size})")
-        need(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
-        need(self.lr > 0, "the learning rate must be positive")
-        need(0 <= self.decay_from <= 1, "decay_from must lie in [0, 1]")
-        need(self.checkpoint_every >= 1 and self.preview_every >= 1,
+        require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
+        require(self.lr > 0, "the learning rate must be positive")
+        require(0 <= self.decay_from <= 1, "decay_from must lie in [0, 1]")
+        require(self.checkpoint_every >= 1 and self.preview_every >= 1,
              "checkpoint/preview intervals must be at least 1")
         return self
 
@@ -77,14 +74,7 @@ PRESETS = {
 
 def style_config(preset: str = "fast", **overrides) -> StyleConfig:
     """The preset's config with ``overrides`` (None values ignored) applied, validated."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    names = {f.name for f in fields(StyleConfig)}
-    unknown = set(overrides) - names
-    if unknown:
-        raise ValueError(f"unknown style settings: {', '.join(sorted(unknown))}")
-    values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    return replace(StyleConfig(preset=preset), **values).validate()
+    return from_preset(StyleConfig, PRESETS, preset, overrides, "style")
 
 
 class CycleGAN(torch.nn.Module):
@@ -116,14 +106,7 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     ``config.iterations``. Closing the job (Cancel, Ctrl-C) saves a checkpoint first.
     """
     config = (config or style_config()).validate()
-    out = Path(out)
-    if out.suffix != ".safetensors":
-        raise ValueError(f"weights go in a .safetensors file, not {out.name}")
-    if out.exists() and not (resume or overwrite):
-        raise FileExistsError(f"{out} exists; use resume to continue it or overwrite to "
-                              "start again")
-    if resume and not out.exists():
-        raise FileNotFoundError(f"cannot resume: {out} does not exist")
+    out = check_weights_output(out, resume, overwrite)
     sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else _items(sim, "simulation")
     real_files = _items(real if isinstance(real, (list, tuple)) else [real], "real")
     header = None
