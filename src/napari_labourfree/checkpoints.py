@@ -130,14 +130,3 @@ def _unflatten_optimizer(meta: dict, prefix: str, tensors: dict) -> dict:
         state[int(index)] = {key: tensors[f"{prefix}.{index}.{key}"] if value == "tensor"
                              else value for key, value in entries.items()}
     return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def versions() -> dict[str, str]:
-    import platform
-
-    import numpy
-
-    from . import __version__
-
-    return {"napari-labourfree": __version__, "torch": torch.__version__,
-            "numpy": numpy.__version__, "python": platform.python_version()}

@@ -111,8 +111,8 @@ def _pipeline_job(plan: PipelinePlan, device):
                                      resume=plan.style.exists()), tag(1))
         timings["train style"] = timings.get("train style", 0) + time.perf_counter() - start
     # 3. synthesize
-    if _meta(plan.synthetic).get("completed") != count or \
-            _meta(plan.synthetic).get("style_weights") != str(plan.style):
+    done = _meta(plan.synthetic)
+    if done.get("completed") != count or done.get("style_weights") != str(plan.style):
         start = time.perf_counter()
         yield from relay(synthesize(plan.sims, plan.style, plan.synthetic, device=device,
                                     overwrite=True), tag(2))

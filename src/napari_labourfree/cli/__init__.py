@@ -93,19 +93,6 @@ def refuse_existing(paths, overwrite: bool) -> None:
         raise FileExistsError(f"would overwrite {shown}; use --overwrite to replace")
 
 
-def software_versions() -> dict[str, str]:
-    """Versions of the libraries whose algorithms shape the numbers we write."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for name in ("numpy", "scipy", "scikit-image", "torch"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            pass
-    return versions
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labourfree",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import refuse_existing, software_versions
+from . import refuse_existing
 
 
 def add_to(sub) -> None:
@@ -107,14 +107,14 @@ def run(args) -> int:
 
 def provenance(loaded, pixel_size, args, options) -> dict:
     """What a summary JSON records about where its numbers came from."""
-    from .. import __version__
+    from ..provenance import versions
 
     return {
         "image": loaded.path.name, "input": str(loaded.path),
         "pixel_size": None if pixel_size is None else pixel_size.as_dict(),
         "parameters": {"input": args.input, "threshold": args.threshold, **options,
                        "include_border": args.include_border},
-        "software": {"napari-labourfree": __version__, **software_versions()},
+        "software": versions(),
     }
 
 

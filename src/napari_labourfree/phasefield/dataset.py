@@ -15,16 +15,15 @@ interrupted run leaves complete structures that meta.json describes.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import __version__
 from ..io.tiff import write_text, write_tiff
 from ..jobs import Job, Progress, relay
+from ..provenance import versions
 from .solver import GrowthParams, grow, initial_labels
 
 SUBDIRS = ("images", "masks", "labels", "snapshots")
@@ -56,11 +55,6 @@ def prepare_output_dir(out: Path, overwrite: bool = False) -> Path:
     for sub in SUBDIRS[:3]:
         (out / sub).mkdir(parents=True, exist_ok=True)
     return out
-
-
-def _versions() -> dict:
-    return {"napari_labourfree": __version__, "torch": torch.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -105,7 +99,7 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
         "complete": False,
         "device": str(device),
         "snapshot_every": snapshot_every,
-        "versions": _versions(),
+        "versions": versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "structures": [],
     }

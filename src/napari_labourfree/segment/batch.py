@@ -25,11 +25,11 @@ def segment_files(model, paths: list[Path], out: Path, *, options: dict,
     ``skip_done``: images whose outputs all exist are measured from them, not redone.
     """
     from ..analysis.statistics import grain_summary, grain_table
-    from ..cli import software_versions
     from ..io.images import read_image
     from ..io.pictures import overlay, write_png
     from ..io.tables import write_csv, write_json
     from ..io.tiff import write_tiff
+    from ..provenance import versions
 
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -66,7 +66,7 @@ def segment_files(model, paths: list[Path], out: Path, *, options: dict,
             "pixel_size": None if size is None else size.as_dict(),
             "parameters": {**options, "threshold": options.get("threshold") or model.threshold,
                            "include_border": include_border},
-            "software": software_versions(), "summary": summary,
+            "software": versions(), "summary": summary,
             "grain_table": f"{path.stem}_grains.csv"})
         rows.append((path.name, summary, size))
     return rows

@@ -16,6 +16,7 @@ from ..devices import autocast
 from ..io.images import read_image
 from ..jobs import Job, Progress, run_job
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
+from ..provenance import versions
 from ..settings import check_weights_output, from_preset, require
 from .augment import resize_pair, vary_appearance
 from .unet import UNet
@@ -141,7 +142,7 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
                     "train_images": len(train_idx), "val_images": len(val_idx),
                     "val_files": [images[i].name for i in val_idx][:50], "device": str(device)}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
-               "threshold": 0.5, "training": training, "versions": checkpoints.versions()}
+               "threshold": 0.5, "training": training, "versions": versions()}
         checkpoints.save(out, KIND, cfg, {"unet": net}, {"unet": opt})
 
     step, started = start, time.perf_counter()

@@ -15,6 +15,7 @@ from ..devices import autocast
 from ..io.tiff import atomic_write, write_text, write_tiff
 from ..jobs import Job, Progress, relay
 from ..normalise import from_network, to_network
+from ..provenance import versions
 from ..tiling import tiled_apply
 from .networks import ResnetGenerator
 
@@ -95,7 +96,7 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
 
     meta = {"source": str(sim), "style_weights": str(weights),
             "style_training": model.header["config"]["training"].get("real_files", [])[:20],
-            "versions": checkpoints.versions(), "images": []}
+            "versions": versions(), "images": []}
     total = len(images)
     for i, path in enumerate(images):
         phi = read_image(path).data

@@ -18,6 +18,7 @@ from ..io.images import list_images
 from ..jobs import Job, Progress
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..normalise import check_image, from_network
+from ..provenance import versions
 from ..settings import check_weights_output, from_preset, require
 from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
 
@@ -181,7 +182,7 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
                                    for p in real_files[:200]],
                     "device": str(device), "notes": notes[:20]}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
-               "training": training, "versions": checkpoints.versions()}
+               "training": training, "versions": versions()}
         checkpoints.save(out, KIND, cfg, model.modules_to_save(), {"G": opt_g, "D": opt_d})
 
     it = start
