@@ -29,6 +29,33 @@ def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image
 
 
+LUMINANCE = np.array([0.2125, 0.7154, 0.0721], np.float32)
+
+
+def colour_to_grey(rgb: np.ndarray) -> np.ndarray:
+    """RGB(A) -> float32 grey in [0, 1] along the image's strongest colour contrast.
+
+    Tint etching colours grains by orientation, and two grains of different hue can have
+    the same luminance; the first principal component of the pixel colours keeps the
+    difference. Its sign is chosen to agree with luminance, so a grey-looking colour image
+    comes out close to its luminance.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.ndim < 3 or rgb.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an RGB(A) image, not shape {rgb.shape}")
+    top = np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1.0
+    flat = rgb[..., :3].reshape(-1, 3).astype(np.float32) / np.float32(top)
+    sample = flat[:: max(1, len(flat) // 200_000)]
+    axis = LUMINANCE.copy()
+    if len(sample) > 3 and np.ptp(sample, axis=0).max() > 0:
+        _, vectors = np.linalg.eigh(np.cov(sample.T))
+        axis = vectors[:, -1].astype(np.float32)
+        axis = axis if axis @ LUMINANCE >= 0 else -axis
+        axis /= np.abs(axis).sum()
+    grey = flat @ axis - axis[axis < 0].sum()  # weights' absolute sum is 1: range [0, 1]
+    return grey.reshape(rgb.shape[:-1]).astype(np.float32)
+
+
 def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
     """Image -> float32 in [0, 1] by the recipe's percentiles (clipped)."""
     recipe = recipe or DEFAULT

@@ -44,9 +44,10 @@ def tiled_apply(
     device: torch.device | str = "cpu",
     message: str = "tiles",
 ) -> Job[np.ndarray]:
-    """Run ``fn`` ((B, 1, t, t) -> (B, 1, t, t) on ``device``) over a 2-D float32 image.
+    """Run ``fn`` ((B, 1, t, t) -> (B, C, t, t) on ``device``) over a 2-D float32 image.
 
-    Yields progress per batch of tiles; returns the blended (H, W) float32 output.
+    Yields progress per batch of tiles; returns the blended float32 output: (H, W) when
+    ``fn`` gives one channel, else (C, H, W).
     ``multiple``: sizes the network needs to be divisible by (2 ** depth).
     """
     if tile % multiple or tile <= 2 * overlap:
@@ -65,7 +66,7 @@ def tiled_apply(
     ys, xs = tile_starts(ph, th, overlap), tile_starts(pw, tw, overlap)
     weight = np.outer(_ramp(th, overlap if len(ys) > 1 else 0),
                       _ramp(tw, overlap if len(xs) > 1 else 0))
-    out = np.zeros((ph, pw), np.float32)
+    out = None
     norm = np.zeros((ph, pw), np.float32)
     boxes = [(y, x) for y in ys for x in xs]
     device = torch.device(device)
@@ -73,12 +74,15 @@ def tiled_apply(
         chunk = boxes[start:start + batch_size]
         batch = np.stack([padded[y:y + th, x:x + tw] for y, x in chunk])[:, None]
         with torch.inference_mode():
-            result = fn(torch.from_numpy(batch).to(device)).float().cpu().numpy()[:, 0]
+            result = fn(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+        if out is None:
+            out = np.zeros((result.shape[1], ph, pw), np.float32)
         for (y, x), r in zip(chunk, result):
-            out[y:y + th, x:x + tw] += r * weight
+            out[:, y:y + th, x:x + tw] += r * weight
             norm[y:y + th, x:x + tw] += weight
         yield Progress(min(start + batch_size, len(boxes)), len(boxes), message)
-    return (out / norm)[:h, :w]
+    out = (out / norm)[:, :h, :w]
+    return out[0] if len(out) == 1 else out
 
 
 def _round_up(n: int, multiple: int) -> int:

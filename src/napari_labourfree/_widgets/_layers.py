@@ -12,7 +12,7 @@ from ..units import PixelSize
 def grey_frames(layer) -> list[np.ndarray]:
     """The layer's image as a list of 2-D grey frames (a 2-D image is one frame).
 
-    RGB(A) becomes luminance; a (t, y, x) stack gives one frame per plane. Anything else
+    RGB(A) becomes grey (its strongest colour contrast); a (t, y, x) stack gives one frame per plane. Anything else
     (multichannel, 4-D, multiscale) gets a ValueError naming the layer.
     """
     data = layer.data
@@ -20,9 +20,9 @@ def grey_frames(layer) -> list[np.ndarray]:
         data = data[0]
     data = np.asarray(data)
     if getattr(layer, "rgb", False):
-        from skimage.color import rgb2gray
+        from ..normalise import colour_to_grey
 
-        data = rgb2gray(data[..., :3]).astype(np.float32)
+        data = colour_to_grey(data)
     if data.ndim == 2:
         return [data]
     if data.ndim == 3:

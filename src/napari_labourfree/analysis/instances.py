@@ -66,6 +66,36 @@ def grains_from_boundaries(
     return labels.astype(np.uint32, copy=False)
 
 
+def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
+                     seed_threshold: float = 0.5, min_area: int = 0) -> np.ndarray:
+    """Grains from a boundary probability and a distance map (both in [0, 1]) by a seeded
+    watershed: robust to gaps in the boundaries.
+
+    ``distance`` is each pixel's predicted distance to its grain's boundary as a fraction
+    of the grain's largest one, so every grain has a core above ``seed_threshold``, and two
+    grains' cores stay apart where the boundary between them is too faint to threshold.
+    The watershed floods ``probability - distance`` from those cores; every pixel gets a
+    grain (uint32, 1..N), with grains under ``min_area`` px merged into their neighbours.
+    """
+    probability = np.asarray(probability, np.float32)
+    distance = np.asarray(distance, np.float32)
+    if probability.ndim != 2 or probability.shape != distance.shape:
+        raise ValueError(f"probability {probability.shape} and distance {distance.shape} "
+                         "must be 2-D and of the same size")
+    if not (np.isfinite(probability).all() and np.isfinite(distance).all()):
+        raise ValueError("the probability or distance map contains NaN or infinite values")
+    seeds = measure.label(distance > seed_threshold, connectivity=1)
+    if seeds.max() == 0:
+        return np.zeros(probability.shape, np.uint32)
+    labels = segmentation.watershed(probability - distance, seeds)
+    if min_area > 1:
+        labels = _remove_small(labels, min_area)
+        if labels.max() > 0:
+            labels = segmentation.expand_labels(labels, distance=max(labels.shape))
+    labels, _, _ = segmentation.relabel_sequential(labels)
+    return labels.astype(np.uint32, copy=False)
+
+
 def _remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
     """Zero the labels of grains smaller than ``min_area`` px (a bincount lookup: the same
     as skimage's remove_small_objects, without its one-label warning and its 0.26 rename

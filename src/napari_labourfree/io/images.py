@@ -38,7 +38,8 @@ class LoadedImage:
 def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False) -> LoadedImage:
     """Read a 2-D image (or, with ``allow_stack``, a (frames, y, x) stack).
 
-    ``grey``: RGB(A) becomes luminance (float in [0, 1]) with a note saying so; without it,
+    ``grey``: RGB(A) becomes grey (float in [0, 1], along the strongest colour contrast:
+    :func:`~napari_labourfree.normalise.colour_to_grey`) with a note saying so; without it,
     RGB is refused unless its three channels are equal (a mask saved as RGB).
     Raises FileNotFoundError or ValueError with a message naming the file and the problem.
     """
@@ -66,10 +67,10 @@ def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False
         if np.ptp(data.astype(np.float32), axis=-1).max() == 0:
             data = data[..., 0]
         elif grey:
-            from skimage.color import rgb2gray
+            from ..normalise import colour_to_grey
 
-            data = rgb2gray(data).astype(np.float32)
-            notes.append("RGB converted to luminance (0.2125 R + 0.7154 G + 0.0721 B)")
+            data = colour_to_grey(data)
+            notes.append("RGB converted to grey along its strongest colour contrast")
         else:
             raise ValueError(f"{path.name}: expected a single-channel image, got RGB")
     if data.ndim == 3 and not allow_stack:

@@ -34,7 +34,7 @@ def structure_seed(seed: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, index])
 
 
-def prepare_output_dir(out: Path, overwrite: bool = False) -> Path:
+def prepare_output_dir(out: Path, overwrite: bool = False, prefix: str = "structure_") -> Path:
     """Make ``out`` ready; refuse a non-empty folder unless ``overwrite``.
 
     With ``overwrite`` only what an earlier simulation wrote there (our sub-folders' TIFFs and
@@ -49,7 +49,7 @@ def prepare_output_dir(out: Path, overwrite: bool = False) -> Path:
                 f"output folder {out} is not empty; choose a new folder or allow overwriting "
                 "(--overwrite) to replace an earlier simulation there")
         for sub in SUBDIRS:
-            for old in (out / sub).glob("structure_*.tif"):
+            for old in (out / sub).glob(f"{prefix}*.tif"):
                 old.unlink()
         (out / "meta.json").unlink(missing_ok=True)
     for sub in SUBDIRS[:3]:

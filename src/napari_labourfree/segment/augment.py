@@ -46,11 +46,12 @@ def _blur(u: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     return out.transpose(0, 1)
 
 
-def resize_pair(image: torch.Tensor, mask: torch.Tensor, size: int):
-    """Resize a (B, 1, s, s) image bilinearly and its mask (0/1) to ``size``."""
+def resize_pair(image: torch.Tensor, target: torch.Tensor, size: int):
+    """Resize a (B, 1, s, s) image and its targets (B, C, s, s) bilinearly to ``size``:
+    channel 0 is a 0/1 mask (cut again at 0.5), the others are continuous maps."""
     if image.shape[-1] == size:
-        return image, mask
+        return image, target
     image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-    mask = (F.interpolate(mask, size=(size, size), mode="bilinear", align_corners=False)
-            > 0.5).float()
-    return image, mask
+    target = F.interpolate(target, size=(size, size), mode="bilinear", align_corners=False)
+    target[:, :1] = (target[:, :1] > 0.5).float()
+    return image, target

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +10,12 @@ import torch
 
 from .. import checkpoints
 from ..devices import autocast
-from ..jobs import Job
+from ..jobs import Job, Progress, relay
 from ..normalise import check_image, to_network
 from ..tiling import tiled_apply
+from .options import SegmentOptions
+from .quality import assess
+from .scale import ScaleChoice, candidate_scales, equivalent_diameter, pick_scale, resize, scale_for
 
 KIND = "segmenter"
 DEFAULT_TILE = 512
@@ -22,8 +25,11 @@ DEFAULT_OVERLAP = 64
 @dataclass
 class Segmentation:
     probability: np.ndarray  # float32 boundary probability in [0, 1]
-    boundaries: np.ndarray   # bool, probability above the threshold
+    boundaries: np.ndarray   # bool, the lines between the grains (or probability > threshold)
     labels: np.ndarray       # uint32 grains (boundary pixels given to the nearest grain)
+    distance: np.ndarray | None = None  # float32 distance map, when the model has one
+    quality: dict = field(default_factory=dict)  # see segment.quality.assess
+    options: SegmentOptions | None = None  # what was used (threshold filled in)
 
 
 class Segmenter:
@@ -56,10 +62,21 @@ class Segmenter:
     def threshold(self) -> float:
         return float(self.header["config"].get("threshold", 0.5))
 
-    def probability(self, image: np.ndarray, *, tile: int = DEFAULT_TILE,
-                    overlap: int = DEFAULT_OVERLAP, tta: bool = False,
-                    normalised: bool = False, batch_size: int = 4) -> Job[np.ndarray]:
-        """Job: boundary probability of a 2-D image of any size, tile by tile.
+    @property
+    def has_distance(self) -> bool:
+        return getattr(self.net, "outputs", 1) > 1
+
+    @property
+    def grain_range(self) -> tuple[float, float] | None:
+        """Mean grain diameters (px) the model was trained on, when its header says."""
+        found = self.header["config"].get("grain_size", {}).get("range")
+        return None if found is None else (float(found[0]), float(found[1]))
+
+    def maps(self, image: np.ndarray, *, tile: int = DEFAULT_TILE,
+             overlap: int = DEFAULT_OVERLAP, tta: bool = False, normalised: bool = False,
+             batch_size: int = 4) -> Job[np.ndarray]:
+        """Job: the network's outputs after a sigmoid, (C, H, W) float32, tile by tile:
+        boundary probability, then the distance map when the model has one.
 
         ``tta``: average over the 8 flips/turns (slower, smoother). ``normalised``: the
         image is already network input in [-1, 1].
@@ -72,29 +89,96 @@ class Segmenter:
             with autocast(device):
                 if not tta:
                     return torch.sigmoid(net(batch).float())
-                total = torch.zeros_like(batch)
+                total = 0
                 for flip in (False, True):
                     b = batch.flip(-1) if flip else batch
                     for k in range(4):
                         p = torch.sigmoid(net(torch.rot90(b, k, (-2, -1))).float())
                         p = torch.rot90(p, -k, (-2, -1))
-                        total += p.flip(-1) if flip else p
+                        total = total + (p.flip(-1) if flip else p)
                 return total / 8
 
-        return tiled_apply(run, x, tile=tile, overlap=overlap, multiple=2**net.depth,
-                           batch_size=batch_size, device=device, message="segmenting")
+        out = yield from tiled_apply(run, x, tile=tile, overlap=overlap,
+                                     multiple=2**net.depth, batch_size=batch_size,
+                                     device=device, message="segmenting")
+        return out[None] if out.ndim == 2 else out
 
-    def segment(self, image: np.ndarray, *, threshold: float | None = None,
-                min_area: int = 16, close_gaps: float = 0.0, tile: int = DEFAULT_TILE,
-                overlap: int = DEFAULT_OVERLAP, tta: bool = False) -> Job[Segmentation]:
-        """Job: probability -> boundary mask -> grains (specks under ``min_area`` px are
-        merged into their neighbours; ``close_gaps`` splits grains joined through gaps in
-        the predicted boundaries, see :func:`grains_from_boundaries`)."""
-        from ..analysis.instances import grains_from_boundaries
+    def probability(self, image: np.ndarray, **kwargs) -> Job[np.ndarray]:
+        """Job: boundary probability (H, W) of a 2-D image of any size (see :meth:`maps`)."""
+        out = yield from self.maps(image, **kwargs)
+        return out[0]
 
-        threshold = self.threshold if threshold is None else threshold
-        prob = yield from self.probability(image, tile=tile, overlap=overlap, tta=tta)
-        boundaries = prob > threshold
-        labels = grains_from_boundaries(boundaries, min_area=min_area, close_gaps=close_gaps,
-                                        fill_boundaries=True)
-        return Segmentation(prob, boundaries, labels)
+    def segment(self, image: np.ndarray, options: SegmentOptions | None = None,
+                **changes) -> Job[Segmentation]:
+        """Job: maps at the right scale -> grains -> quality.
+
+        ``options`` (default :class:`SegmentOptions`), with ``changes`` applied, say how.
+        With ``grain_size='auto'`` the model looks at the image at a few scales first and
+        rescales it so the grains match the sizes it was trained on.
+        """
+        options = (options or SegmentOptions()).with_(**changes)
+        options = options.with_(threshold=options.threshold or self.threshold)
+        image = check_image(image)
+        x = to_network(image, self.normalisation)
+        run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
+        choice, found = yield from self._choose_scale(x, options, run)
+        if choice.scale in found:
+            maps = found[choice.scale]
+        else:
+            maps = yield from self.maps(self._rescaled(x, choice.scale), tta=options.tta, **run)
+        if options.tta and choice.scale in found:  # the search ran without flips
+            maps = yield from self.maps(self._rescaled(x, choice.scale), tta=True, **run)
+        if maps.shape[-2:] != x.shape:
+            maps = np.clip(resize(maps, x.shape), 0, 1)
+        labels, boundaries = self._instances(maps, options)
+        quality = assess(maps[0], labels, options.threshold, choice, self.grain_range)
+        distance = maps[1] if len(maps) > 1 else None
+        return Segmentation(maps[0], boundaries, labels, distance, quality, options)
+
+    def _rescaled(self, x: np.ndarray, scale: float) -> np.ndarray:
+        if scale == 1:
+            return x
+        shape = tuple(max(16, round(n * scale)) for n in x.shape)
+        return resize(x, shape)
+
+    def _choose_scale(self, x: np.ndarray, options: SegmentOptions, run: dict):
+        """Job: (ScaleChoice, {scale: maps already computed at that scale})."""
+        size, grain_range = options.grain_size, self.grain_range
+        if size == "off":
+            return ScaleChoice(1.0, None, None, {}, "off"), {}
+        if grain_range is None:
+            return ScaleChoice(1.0, None, None, {}, "no range in model"), {}
+        if size != "auto":
+            return ScaleChoice(scale_for(size, grain_range), float(size), None, {}, "user"), {}
+        found, estimates = {}, {}
+        scales = candidate_scales(x.shape)
+        for k, s in enumerate(scales):
+            maps = yield from relay(self.maps(self._rescaled(x, s), **run), lambda e, k=k: Progress(
+                e.step, e.total, f"estimating grain size ({k + 1}/{len(scales)})"))
+            labels, _ = self._instances(maps, options.with_(min_area=4))
+            diameter = equivalent_diameter(labels)
+            estimates[s] = None if diameter is None else diameter / s
+            found[s] = maps
+        return pick_scale(estimates, grain_range), found
+
+    def _instances(self, maps: np.ndarray, options: SegmentOptions):
+        """(labels, boundaries) from the maps at the image's size."""
+        from ..analysis.instances import (
+            boundaries_from_labels,
+            grains_from_boundaries,
+            grains_from_maps,
+        )
+
+        method = options.instances
+        if method == "auto":
+            method = "watershed" if len(maps) > 1 else "components"
+        if method == "watershed":
+            if len(maps) < 2:
+                raise ValueError("this model has no distance map; use instances='components'")
+            labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
+                                      min_area=options.min_area)
+            return labels, boundaries_from_labels(labels) if labels.max() else maps[0] > 1
+        boundaries = maps[0] > options.threshold
+        labels = grains_from_boundaries(boundaries, min_area=options.min_area,
+                                        close_gaps=options.close_gaps, fill_boundaries=True)
+        return labels, boundaries

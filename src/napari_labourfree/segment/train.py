@@ -38,6 +38,8 @@ class SegmenterConfig:
     val_fraction: float = 0.1
     augment: float = 1.0  # strength of the appearance augmentation (0 = off)
     zoom: tuple[float, float] = (0.75, 1.33)
+    outputs: int = 2  # 1: boundary only; 2: boundary + distance map (seeded watershed)
+    distance_weight: float = 1.0
     seed: int = 0
 
     def validate(self) -> SegmenterConfig:
@@ -51,10 +53,13 @@ class SegmenterConfig:
         require(self.lr > 0, "the learning rate must be positive")
         require(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
         require(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
+        require(self.outputs in (1, 2), f"outputs must be 1 or 2 (got {self.outputs})")
+        require(self.distance_weight >= 0, "distance_weight must not be negative")
         return self
 
     def architecture(self) -> dict:
-        return {"name": "unet", "depth": self.depth, "base": self.base, "channels": 1}
+        return {"name": "unet", "depth": self.depth, "base": self.base, "channels": 1,
+                "outputs": self.outputs}
 
 
 PRESETS = {
@@ -75,7 +80,10 @@ def segmenter_config(preset: str = "fast", **overrides) -> SegmenterConfig:
 def build_unet(arch: dict) -> UNet:
     if arch.get("name") != "unet":
         raise checkpoints.CheckpointError(f"unknown segmenter architecture {arch.get('name')!r}")
-    return UNet(arch["depth"], arch["base"], arch["channels"])
+    if arch.get("outputs", 1) not in (1, 2):
+        raise checkpoints.CheckpointError(f"a segmenter has 1 or 2 outputs, not "
+                                          f"{arch.get('outputs')!r}")
+    return UNet(arch["depth"], arch["base"], arch["channels"], arch.get("outputs", 1))
 
 
 def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig | None = None,
@@ -122,8 +130,12 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
         if x.shape != y.shape:
             raise ValueError(f"{m.name}: mask {y.shape} and image {x.shape} differ in size")
     train_idx, val_idx = split_validation(len(xs), config.val_fraction, rng)
+    targets = [[ys[i] for i in train_idx]]
+    if config.outputs == 2:
+        targets.append([distance_target(ys[i] > 0) for i in train_idx])
     sampler = CropSampler([xs[i] for i in train_idx], config.crop_size, rng, rotate=True,
-                          companions=[[ys[i] for i in train_idx]])
+                          companions=targets)
+    grain_size = _grain_size_range(data, config)
 
     net = build_unet(config.architecture()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -143,6 +155,8 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
                     "val_files": [images[i].name for i in val_idx][:50], "device": str(device)}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
                "threshold": 0.5, "training": training, "versions": versions()}
+        if grain_size:
+            cfg["grain_size"] = grain_size
         checkpoints.save(out, KIND, cfg, {"unet": net}, {"unet": opt})
 
     step, started = start, time.perf_counter()
@@ -152,14 +166,15 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
             net.train()
             zoom = rng.uniform(*config.zoom)
             source = max(2**config.depth, round(config.crop_size / zoom))
-            x, y = sampler.sample(config.batch_size, source)
-            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+            x, *y = sampler.sample(config.batch_size, source)
+            x = torch.from_numpy(x).to(device)
+            y = torch.from_numpy(np.concatenate(y, axis=1)).to(device)
             x, y = resize_pair(x, y, config.crop_size)
             if config.augment > 0:
                 x = vary_appearance(x, gen, config.augment)
             with autocast(device):
                 logits = net(x)
-            loss = _loss(logits.float(), y, config.dice)
+            loss = _loss(logits.float(), y, config.dice, config.distance_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -196,11 +211,45 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
     return out
 
 
-def _loss(logits: torch.Tensor, target: torch.Tensor, dice: bool) -> torch.Tensor:
-    loss = F.binary_cross_entropy_with_logits(logits, target)
+def _loss(logits: torch.Tensor, target: torch.Tensor, dice: bool,
+          distance_weight: float = 1.0) -> torch.Tensor:
+    """BCE (+ soft Dice) on the boundary channel; BCE with soft targets on the distance."""
+    boundary, mask = logits[:, :1], target[:, :1]
+    loss = F.binary_cross_entropy_with_logits(boundary, mask)
     if dice:
-        p = torch.sigmoid(logits)
-        inter = (p * target).sum(dim=(1, 2, 3))
-        union = p.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3))
+        p = torch.sigmoid(boundary)
+        inter = (p * mask).sum(dim=(1, 2, 3))
+        union = p.sum(dim=(1, 2, 3)) + mask.sum(dim=(1, 2, 3))
         loss = loss + (1 - (2 * inter + 1) / (union + 1)).mean()
+    if logits.shape[1] > 1:
+        loss = loss + distance_weight * F.binary_cross_entropy_with_logits(
+            logits[:, 1:], target[:, 1:2])
     return loss
+
+
+def distance_target(mask: np.ndarray) -> np.ndarray:
+    """Each grain pixel's distance to the boundary mask, divided by the largest distance in
+    its grain (float32 in [0, 1]; 0 on boundaries). Scale-free: every grain peaks at 1."""
+    from scipy import ndimage as ndi
+    from skimage import measure
+
+    grains = measure.label(~mask, connectivity=1)
+    dist = ndi.distance_transform_edt(~mask).astype(np.float32)
+    if grains.max() == 0:
+        return dist
+    peak = np.zeros(grains.max() + 1, np.float32)
+    peak[1:] = ndi.maximum(dist, grains, np.arange(1, grains.max() + 1))
+    return dist / np.maximum(peak[grains], 1.0)
+
+
+def _grain_size_range(data: Path, config: SegmenterConfig) -> dict | None:
+    """The grain diameters (px) the network saw, when the data set records them (data sets
+    from the appearance engine do), widened by the training zoom."""
+    import json
+
+    try:
+        meta = json.loads((data / "meta.json").read_text())
+        low, high = meta["config"]["grain_diameter"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"range": [float(low) * config.zoom[0], float(high) * config.zoom[1]]}

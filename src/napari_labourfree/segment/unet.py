@@ -1,4 +1,6 @@
-"""U-Net (Ronneberger et al. 2015) predicting a boundary logit per pixel."""
+"""U-Net (Ronneberger et al. 2015) predicting per-pixel logits: the grain-boundary logit, and
+optionally a second map (each pixel's distance to its grain's boundary, as a fraction of
+that grain's largest distance) that stays closed where a boundary is faint."""
 
 from __future__ import annotations
 
@@ -19,10 +21,10 @@ class UNet(nn.Module):
     """Encoder of ``depth`` 2x poolings (width doubling from ``base``), a mirrored decoder
     with skip connections, and a 1x1 head. Inputs must be divisible by 2 ** depth."""
 
-    def __init__(self, depth: int = 4, base: int = 32, channels: int = 1):
+    def __init__(self, depth: int = 4, base: int = 32, channels: int = 1, outputs: int = 1):
         super().__init__()
-        if depth < 1 or base < 1:
-            raise ValueError("U-Net depth and base width must be at least 1")
+        if depth < 1 or base < 1 or outputs < 1:
+            raise ValueError("U-Net depth, base width and outputs must be at least 1")
         self.depth = depth
         widths = [base * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([_double_conv(channels, widths[0])] + [
@@ -32,7 +34,8 @@ class UNet(nn.Module):
                                  for i in reversed(range(depth))])
         self.merge = nn.ModuleList([_double_conv(2 * widths[i], widths[i])
                                     for i in reversed(range(depth))])
-        self.head = nn.Conv2d(widths[0], 1, 1)
+        self.outputs = outputs
+        self.head = nn.Conv2d(widths[0], outputs, 1)
 
     @property
     def multiple(self) -> int:

@@ -1,0 +1,88 @@
+"""One set of segmentation options, shared by the Python API, the CLI, the widget, batches
+and the pipeline, with its defaults and its checks in one place."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+from ..settings import require
+
+INSTANCE_METHODS = ("auto", "watershed", "components")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """How a micrograph is turned into grains.
+
+    threshold: boundary probability cut; None = the one stored in the model.
+    instances: 'watershed' (seeds from the model's distance map, robust to gaps in the
+        boundaries), 'components' (connected regions between thresholded boundaries), or
+        'auto' (watershed when the model has a distance map).
+    seed_threshold: distance-map level (0-1) above which a pixel is a grain core.
+    min_area: grains smaller than this (px) merge into their neighbours.
+    close_gaps: with 'components', split grains joined through gaps (h-maxima, px).
+    grain_size: the expected mean grain diameter in px, 'auto' to estimate it, or 'off'
+        to segment at the image's own scale. The image is rescaled so its grains match the
+        sizes the model was trained on.
+    tile, overlap: tiled inference (px). tta: average the 8 flips/turns.
+    """
+
+    threshold: float | None = None
+    instances: str = "auto"
+    seed_threshold: float = 0.5
+    min_area: int = 16
+    close_gaps: float = 0.0
+    grain_size: float | str = "auto"
+    tile: int = 512
+    overlap: int = 64
+    tta: bool = False
+
+    def validate(self) -> SegmentOptions:
+        t = self.threshold
+        require(t is None or (_number(t) and 0 < t < 1),
+                f"threshold must lie strictly between 0 and 1, not {t!r}")
+        require(self.instances in INSTANCE_METHODS,
+                f"instances must be one of {', '.join(INSTANCE_METHODS)}, not {self.instances!r}")
+        require(_number(self.seed_threshold) and 0 < self.seed_threshold < 1,
+                f"seed_threshold must lie strictly between 0 and 1, not {self.seed_threshold!r}")
+        require(isinstance(self.min_area, int) and not isinstance(self.min_area, bool)
+                and self.min_area >= 0, f"min_area must be a whole number >= 0, not "
+                f"{self.min_area!r}")
+        require(_number(self.close_gaps) and 0 <= self.close_gaps <= 1000,
+                f"close_gaps must lie in 0..1000 px, not {self.close_gaps!r}")
+        g = self.grain_size
+        require(g in ("auto", "off") or (_number(g) and 2 <= g <= 100_000),
+                f"grain_size must be 'auto', 'off' or a diameter of 2-100000 px, not {g!r}")
+        require(isinstance(self.tile, int) and 32 <= self.tile <= 8192,
+                f"tile must be a whole number of 32-8192 px, not {self.tile!r}")
+        require(isinstance(self.overlap, int) and 0 <= self.overlap < self.tile / 2,
+                f"overlap must be a whole number of px from 0 to under half the tile "
+                f"({self.tile}), not {self.overlap!r}")
+        require(isinstance(self.tta, bool), f"tta must be True or False, not {self.tta!r}")
+        return self
+
+    def with_(self, **changes) -> SegmentOptions:
+        """A copy with ``changes`` (None values ignored), validated; unknown names refused."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        require(not unknown, f"unknown segmentation options: {', '.join(sorted(unknown))}")
+        return replace(self, **{k: v for k, v in changes.items() if v is not None}).validate()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_grain_size(text: str) -> float | str:
+    """'auto', 'off' or a number of px (the CLI's and the widget's spelling)."""
+    text = str(text).strip().lower()
+    if text in ("auto", "off"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"grain size must be 'auto', 'off' or a diameter in px, not {text!r}")
+
+
+def _number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))

@@ -1,0 +1,98 @@
+"""The scale at which to segment: estimate the grains' size, rescale to the model's range.
+
+A network trained on grains of 15-150 px draws a boundary network of that size over
+anything, so its own output at one scale cannot say whether the grains are larger. Real
+grains measure the same (in the image's px) at every scale where they are resolved; a
+network's invented structure scales with the image. The estimate is therefore taken at a
+few scales, and the one that agrees with its neighbour wins.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MIN_SIDE = 64  # px: smaller views are not looked at
+
+
+@dataclass
+class ScaleChoice:
+    scale: float                  # factor applied to the image before the network
+    grain_size: float | None      # estimated mean grain diameter (px of the original)
+    agreement: float | None       # ratio of the two agreeing estimates (1 = perfect)
+    estimates: dict               # scale -> diameter estimated there (px of the original)
+    source: str                   # 'auto', 'user', 'off' or 'no range in model'
+
+
+def equivalent_diameter(labels: np.ndarray) -> float | None:
+    """Mean grain diameter (px) of a label image, grains on the edge counting half
+    (the Jeffries planimetric count), or None when there are no grains."""
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    if len(ids) == 0:
+        return None
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    n_edge = np.count_nonzero(np.isin(ids, edge))
+    count = len(ids) - n_edge / 2
+    return math.sqrt(4 * labels.size / (max(count, 0.5) * math.pi))
+
+
+def candidate_scales(shape: tuple[int, int]) -> list[float]:
+    """1, 1/2, 1/4 ... while the smaller side stays >= MIN_SIDE px."""
+    scales, s = [], 1.0
+    while min(shape) * s >= MIN_SIDE and s >= 1 / 16:
+        scales.append(s)
+        s /= 2
+    return scales or [1.0]
+
+
+def pick_scale(estimates: dict[float, float | None], grain_range: tuple[float, float]
+               ) -> ScaleChoice:
+    """The scale to segment at, from diameter estimates (px of the original) per scale.
+
+    An estimate is usable when, at its own scale, the grains fall in the model's range.
+    Of neighbouring usable scales the pair that agrees best gives the grain size; the image
+    is then segmented at scale 1 when that size is comfortably inside the range, else
+    rescaled to the range's middle.
+    """
+    low, high = grain_range
+    usable = {s: d for s, d in estimates.items() if d and low <= d * s <= high}
+    scales = sorted(usable, reverse=True)
+    best, agreement = None, None
+    for a, b in zip(scales, scales[1:]):
+        if not math.isclose(a, 2 * b):
+            continue
+        ratio = max(usable[a], usable[b]) / min(usable[a], usable[b])
+        if agreement is None or ratio < agreement:
+            best, agreement = math.sqrt(usable[a] * usable[b]), ratio
+    if best is None and usable:  # one usable scale: take the one nearest the middle
+        middle = math.sqrt(low * high)
+        s = min(usable, key=lambda s: abs(math.log(usable[s] * s / middle)))
+        best = usable[s]
+    if best is None:
+        return ScaleChoice(1.0, None, None, estimates, "auto")
+    return ScaleChoice(scale_for(best, grain_range), best, agreement, estimates, "auto")
+
+
+def scale_for(diameter: float, grain_range: tuple[float, float]) -> float:
+    """1 when ``diameter`` sits comfortably inside the range (a factor 1.5 from its ends),
+    else the factor that brings it to the range's geometric middle (1/16 to 4)."""
+    low, high = grain_range
+    if low * 1.5 <= diameter <= high / 1.5:
+        return 1.0
+    return float(np.clip(math.sqrt(low * high) / diameter, 1 / 16, 4))
+
+
+def resize(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Resize a (H, W) or (C, H, W) float32 array: area averaging down, bilinear up."""
+    t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
+    t = t[None, None] if t.ndim == 2 else t[None]
+    size = tuple(shape[-2:])
+    mode = "area" if size[0] < t.shape[-2] else "bilinear"
+    kwargs = {} if mode == "area" else {"align_corners": False}
+    out = F.interpolate(t, size=size, mode=mode, **kwargs)[0]
+    return out[0].numpy() if x.ndim == 2 else out.numpy()
