@@ -1,15 +1,17 @@
 """Segmentation quality on the labelled real micrographs in ../shared/data (labels used only
-for measuring), for the built-in default and three comparisons.
+for measuring; nothing here is tuned on them).
 
-    python benchmarks/evaluate_real.py --shared ../shared --work out/default-model
+    python benchmarks/evaluate_real.py --shared ../shared [--old OLD.safetensors]
 
-(a) default: the shipped default segmenter;
-(b) own style: a U-Net trained only on simulations styled towards that data set's own
-    (unlabeled) images: what `labourfree pipeline` does;
-(c) untextured: a U-Net trained on plain simulations (phi), the paper's baseline 2;
-(d) classical: Sato ridge filter + marker watershed, parameters fixed once.
-(b) and (c) reuse the recipe's work folder (recipes/default_model.py) and are trained here
-with the fast preset when missing. Prints a Markdown table and writes JSON.
+Rows:
+- old default: the default shipped before the appearance engine (pass its weights with
+  --old; `git show 2ed4733:src/napari_labourfree/models/default_segmenter.safetensors`);
+- default: the shipped default (trained on the appearance engine alone: no real image);
+- default, no rescale: the same with ``grain_size='off'``;
+- default, components: the same with threshold + connected components instead of the
+  seeded watershed;
+- classical: Sato ridge filter + marker watershed, parameters fixed once.
+Extra weights: --weights NAME=PATH (repeatable). Prints a Markdown table, writes JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ SETS = {
     "nist-steel": ("nist-steel/steel_optical.tif", "nist-steel/steel_optical_boundaries.tif"),
     "tbm-optical": ("tbm-optical/images/*.png", "tbm-optical/masks/*.png"),
 }
-KEYS = ("boundary_f1", "ap", "ari", "count_error", "mean_area_error", "iou")
+KEYS = ("boundary_f1", "ap", "ari", "count_error", "grains_pred", "grains_true")
 
 
 def pairs(shared: Path, name: str):
@@ -48,26 +50,17 @@ def evaluate(segment, items) -> dict:
     return mean_over_images(results)
 
 
-def learned(weights: Path, close_gaps: float = 0.0):
+def learned(weights: Path, **options):
     from napari_labourfree.jobs import run_job
     from napari_labourfree.segment.model import Segmenter
 
     model = Segmenter.load(weights)
 
     def segment(image):
-        result = run_job(model.segment(image, close_gaps=close_gaps))
+        result = run_job(model.segment(image, **options))
         return result.boundaries, result.labels
 
     return segment
-
-
-def trained(data: Path, out: Path) -> Path:
-    from napari_labourfree.jobs import run_job
-    from napari_labourfree.segment.train import segmenter_config, train_segmenter
-
-    if not out.exists():
-        run_job(train_segmenter(data, out, segmenter_config("fast", seed=2)))
-    return out
 
 
 def main() -> None:
@@ -76,20 +69,26 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
-    parser.add_argument("--work", type=Path, default=Path("out/default-model"))
-    parser.add_argument("--default", type=Path, default=None, help="default weights to test")
+    parser.add_argument("--old", type=Path, help="the earlier default's weights")
+    parser.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
+    parser.add_argument("--only", nargs="*", help="row names to run (default all)")
     parser.add_argument("--json", type=Path, default=Path("out/results.json"))
     args = parser.parse_args()
-    default = args.default or default_weights()
-    methods = {
-        "(a) default": lambda name: learned(default),
-        "(a) default, close gaps 3": lambda name: learned(default, 3.0),
-        "(b) own style (pipeline)": lambda name: learned(trained(
-            args.work / f"synthetic_{name}", args.work / f"own_style_{name}.safetensors")),
-        "(c) untextured simulations": lambda name: learned(trained(
-            args.work / "sims", args.work / "untextured.safetensors")),
-        "(d) classical ridge + watershed": lambda name: classical_boundaries,
-    }
+    default = default_weights()
+    methods = {}
+    if args.old:
+        methods["old default"] = lambda: learned(args.old)
+    methods.update({
+        "default": lambda: learned(default),
+        "default, no rescale": lambda: learned(default, grain_size="off"),
+        "default, components": lambda: learned(default, instances="components"),
+        "classical ridge + watershed": lambda: classical_boundaries,
+    })
+    for item in args.weights:
+        name, path = item.split("=", 1)
+        methods[name] = lambda path=path: learned(Path(path))
+    if args.only:
+        methods = {k: v for k, v in methods.items() if k in args.only}
     table = {}
     for name in SETS:
         items = pairs(args.shared, name)
@@ -98,13 +97,14 @@ def main() -> None:
             continue
         for method, make in methods.items():
             start = time.perf_counter()
-            table[(name, method)] = evaluate(make(name), items)
+            table[(name, method)] = evaluate(make(), items)
             print(f"{name} {method}: {time.perf_counter() - start:.0f} s", flush=True)
-    print("\n| data set | method | boundary F1 | AP | ARI | count error | mean-area error |"
-          " interior IoU |\n|---|---|---|---|---|---|---|---|")
+    print("\n| data set | method | boundary F1 | AP | ARI | count error | grains (pred) |"
+          " grains (true) |\n|---|---|---|---|---|---|---|---|")
     for (name, method), m in table.items():
         print(f"| {name} | {method} | " + " | ".join(
-            "-" if m.get(k) is None or np.isnan(m[k]) else f"{m[k]:.3f}" for k in KEYS) + " |")
+            "-" if m.get(k) is None or np.isnan(m[k]) else
+            (f"{m[k]:.0f}" if k.startswith("grains") else f"{m[k]:.3f}") for k in KEYS) + " |")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({f"{n} | {m}": v for (n, m), v in table.items()}, indent=2))
 

@@ -53,14 +53,14 @@ def test_plain_tiff_and_png_have_no_pixel_size(tmp_path):
     assert im.pixel_size is None and im.data.shape == (20, 30)
 
 
-def test_rgb_becomes_luminance_with_a_note(tmp_path):
+def test_rgb_becomes_grey_with_a_note(tmp_path):
     rgb = np.zeros((20, 30, 3), np.uint8)
     rgb[..., 1] = 255
     tifffile.imwrite(tmp_path / "rgb.tif", rgb, photometric="rgb")
     im = read_image(tmp_path / "rgb.tif")
     assert im.data.shape == (20, 30) and im.data.dtype == np.float32
-    assert im.data.max() == pytest.approx(0.7154, abs=1e-3)
-    assert "luminance" in im.notes[0]
+    assert im.data.max() == pytest.approx(0.7154, abs=1e-3)  # one colour: its luminance
+    assert "grey along its strongest colour contrast" in im.notes[0]
     with pytest.raises(ValueError, match="single-channel"):
         read_image(tmp_path / "rgb.tif", grey=False)
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .jobs import Job, Progress, relay
+from .segment.options import SegmentOptions
 
 PRESETS = {
     # about 15 minutes on a 2-core laptop CPU
@@ -29,7 +30,7 @@ class PipelinePlan:
     count: int | None = None
     iterations: int | None = None
     epochs: int | None = None
-    close_gaps: float = 0.0
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
     pixel_size: object = None
     overrides: dict | None = None  # any preset value: size, grains, steps, crop_size, ...
 
@@ -130,7 +131,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     start = time.perf_counter()
     model = Segmenter.load(plan.segmenter, device)
     rows = yield from relay(segment_files(
-        model, plan.real, plan.segmented, options={"close_gaps": plan.close_gaps},
+        model, plan.real, plan.segmented, options=plan.segment,
         pixel_size=plan.pixel_size, skip_done=True, weights_name=str(plan.segmenter)), tag(4))
     timings.setdefault("segment", time.perf_counter() - start)
     _save_timings(plan.out, timings)
@@ -200,14 +201,14 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list) -> Path
                   "| a real image | a synthetic image (simulation in the learned style) |",
                   "|---|---|", "| ![](report/real.png) | ![](report/synthetic.png) |"]
     lines += ["", "## Predicted boundaries", ""]
-    for name, _, _ in rows[:6]:
+    for name, *_ in rows[:6]:
         lines += [f"![{name}](segmented/{Path(name).stem}_overlay.png)", ""]
     # grain statistics
-    tables = [read_csv(plan.segmented / f"{Path(name).stem}_grains.csv") for name, _, _ in rows]
+    tables = [read_csv(plan.segmented / f"{Path(name).stem}_grains.csv") for name, *_ in rows]
     area_key = next((k for k in tables[0] if k.startswith("area_") and k != "area_px"),
                     "area_px") if tables else "area_px"
     lines += ["## Grains", "", "| image | grains | mean ECD | ASTM G |", "|---|---|---|---|"]
-    for name, summary, _ in rows:
+    for name, summary, *_ in rows:
         ecd = [v for k, v in summary.items() if k.startswith("mean_equivalent_diameter_")]
         lines.append(f"| {name} | {summary['grains']} | {_fmt(ecd[-1], '.3g')} | "
                      f"{_fmt(summary.get('astm_g_planimetric'), '.2f')} |")

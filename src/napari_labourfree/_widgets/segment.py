@@ -6,10 +6,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    FileEdit,
+    FloatSpinBox,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
+from napari.utils.notifications import show_warning
 
 from ..devices import DEVICE_CHOICES, pick_device
 from ..jobs import Progress, relay
+from ..segment.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
 from ._layers import grey_frames, layer_pixel_size
@@ -40,12 +50,22 @@ class SegmentWidget(JobWidget):
         w_use_default = CheckBox(value=_default_available(), text="built-in default model",
                                  enabled=_default_available())
         w_weights = FileEdit(mode="r", filter="*.safetensors", label="segmenter weights")
-        w_threshold = FloatSpinBox(value=0.5, min=0.01, max=0.99, step=0.05,
-                                   label="boundary threshold")
-        w_min_area = SpinBox(value=16, min=0, max=100_000, label="min grain area (px)")
+        d = SegmentOptions()
+        w_grain_size = LineEdit(value="auto", label="grain size (px)",
+                                tooltip="expected mean grain diameter in px: the image is "
+                                "rescaled so its grains match the model's training sizes. "
+                                "'auto' estimates it; 'off' keeps the image's own scale")
+        w_instances = ComboBox(choices=INSTANCE_METHODS, value=d.instances, label="grains from",
+                               tooltip="watershed: seeds from the model's distance map, "
+                               "robust to gaps; components: regions between thresholded "
+                               "boundaries; auto: watershed when the model has a distance map")
+        w_threshold = FloatSpinBox(value=0.0, min=0.0, max=0.99, step=0.05,
+                                   label="boundary threshold",
+                                   tooltip="boundary probability cut (0 = the model's own)")
+        w_min_area = SpinBox(value=d.min_area, min=0, max=100_000, label="min grain area (px)")
         w_close_gaps = FloatSpinBox(value=0.0, min=0, max=50, step=1, label="close gaps (px)",
-                                    tooltip="split grains joined through gaps in the "
-                                    "boundaries (0 = off)")
+                                    tooltip="with 'components': split grains joined through "
+                                    "gaps in the boundaries (0 = off)")
         w_tta = CheckBox(value=False, text="average 8 flips/turns (slower)")
         w_pixel_size = FloatSpinBox(value=0.0, min=0, max=1e6, step=0.01,
                                     label="pixel size", tooltip="used when the layer's scale "
@@ -96,18 +116,21 @@ class SegmentWidget(JobWidget):
             frames = grey_frames(layer)
             model = Segmenter.load(self._weights_path(), pick_device(self.device.value))
             size = layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
+            options = SegmentOptions().with_(
+                threshold=self.threshold.value or None, min_area=self.min_area.value,
+                grain_size=parse_grain_size(self.grain_size.value),
+                instances=self.instances.value, close_gaps=self.close_gaps.value,
+                tta=self.tta.value)
         except (ValueError, FileNotFoundError) as err:
             self.error(err)
             return
-        options = {"threshold": self.threshold.value, "min_area": self.min_area.value,
-                   "close_gaps": self.close_gaps.value, "tta": self.tta.value}
         # The result goes to this layer, whatever is selected when the job ends.
         self.run_job(_segment_frames(model, frames, options, size),
                      lambda result: self._show(layer, result, size),
                      f"segmenting '{layer.name}' on {model.device}")
 
     def _show(self, layer, result, size) -> None:
-        probability, labels, table = result
+        probability, labels, table, qualities = result
         if probability.shape[0] == 1:  # one frame: a 2-D (or RGB) layer
             probability, labels = probability[0], labels[0]
         scale = tuple(layer.scale)[-labels.ndim:]
@@ -120,23 +143,29 @@ class SegmentWidget(JobWidget):
                             scale=scale, translate=translate, features=table,
                             metadata={"source_layer": layer.name})
         grains.metadata["pixel_size"] = None if size is None else size.as_dict()
+        grains.metadata["quality"] = qualities
         n = len(table["label"])
         self.status.value = f"{n} grains in '{layer.name}'"
+        warnings = sorted({w for q in qualities for w in q.get("warnings", [])})
+        if warnings:
+            show_warning(f"{self.title}: '{layer.name}': " + "; ".join(warnings))
+            self.status.value += " (unsure: see the warning)"
 
 
 def _segment_frames(model, frames, options, size):
-    """Job: segment each frame; returns (probability, labels, table) stacked over frames.
+    """Job: segment each frame; returns (probability, labels, table, qualities), the first
+    two stacked over frames.
 
     Label ids stay unique across frames (frame k's ids follow frame k-1's), so one feature
     table with a ``frame`` column describes the whole stack.
     """
     from ..analysis.statistics import grain_table
 
-    probabilities, stacks, tables = [], [], []
+    probabilities, stacks, tables, qualities = [], [], [], []
     offset = 0
     for k, frame in enumerate(frames):
         result = yield from relay(
-            model.segment(frame, **options),
+            model.segment(frame, options),
             lambda e, k=k: Progress(e.step, e.total, f"frame {k + 1}/{len(frames)}: "
                                     f"{e.message}") if len(frames) > 1 else e)
         table = grain_table(result.labels, size)
@@ -146,7 +175,8 @@ def _segment_frames(model, frames, options, size):
         table = {"index": table["label"], "frame": np.full(len(table["label"]), k), **table}
         offset = int(labels.max(initial=offset))
         probabilities.append(result.probability)
+        qualities.append(result.quality)
         stacks.append(labels)
         tables.append(table)
     merged = {key: np.concatenate([t[key] for t in tables]) for key in tables[0]}
-    return np.stack(probabilities), np.stack(stacks), merged
+    return np.stack(probabilities), np.stack(stacks), merged, qualities

@@ -28,7 +28,8 @@ def add_to(sub) -> None:
     p.add_argument("--iterations", type=int, help="style training iterations")
     p.add_argument("--epochs", type=int, help="segmenter epochs")
     p.add_argument("--close-gaps", type=float, default=0.0,
-                   help="split grains joined through boundary gaps (px, default off)")
+                   help="with a one-output segmenter: split grains joined through "
+                        "boundary gaps (px, default off)")
     p.add_argument("--pixel-size", type=float, help="pixel size (default: from the files)")
     p.add_argument("--unit", default="um", help="unit of --pixel-size")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -39,11 +40,13 @@ def add_to(sub) -> None:
 def run(args) -> int:
     from ..devices import pick_device
     from ..pipeline import PipelinePlan, run_pipeline
+    from ..segment.options import SegmentOptions
     from ..units import PixelSize
 
     plan = PipelinePlan(
         real=args.real, out=args.out, preset=args.preset, truth=args.truth, count=args.count,
-        iterations=args.iterations, epochs=args.epochs, close_gaps=args.close_gaps,
+        iterations=args.iterations, epochs=args.epochs,
+        segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None)
     device = pick_device(args.device)
     job = run_pipeline(plan, device)

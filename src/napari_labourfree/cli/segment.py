@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..segment.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from . import refuse_existing, run_with_progress
 
 
@@ -26,14 +27,31 @@ def add_to(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--pixel-size", type=float, help="pixel side length (default: from the file)")
     p.add_argument("--unit", default="um", help="unit of --pixel-size (nm, um, mm)")
-    p.add_argument("--threshold", type=float, help="boundary probability cut (default: the model's)")
-    p.add_argument("--min-area", type=int, default=16,
-                   help="grains smaller than this (px) merge into their neighbours (default 16)")
+    p.add_argument("--threshold", type=float,
+                   help="boundary probability cut, strictly between 0 and 1 (default: the "
+                        "model's)")
+    p.add_argument("--grain-size", default="auto", type=parse_grain_size,
+                   help="expected mean grain diameter in px: the image is rescaled so its "
+                        "grains match the model's training sizes; 'auto' (default) estimates "
+                        "it, 'off' segments at the image's own scale")
+    p.add_argument("--instances", default="auto", choices=INSTANCE_METHODS,
+                   help="grains from a seeded watershed on the model's distance map "
+                        "('watershed', robust to gaps), from the connected regions between "
+                        "thresholded boundaries ('components'), or 'auto' (default: watershed "
+                        "when the model has a distance map)")
+    p.add_argument("--seed-threshold", type=float, default=SegmentOptions.seed_threshold,
+                   help="distance-map level (0-1) above which a pixel is a grain core "
+                        f"(default {SegmentOptions.seed_threshold})")
+    p.add_argument("--min-area", type=int, default=SegmentOptions.min_area,
+                   help="grains smaller than this (px) merge into their neighbours "
+                        f"(default {SegmentOptions.min_area})")
     p.add_argument("--close-gaps", type=float, default=0.0,
-                   help="split grains joined through gaps in the predicted boundaries "
-                        "(h-maxima height in px, e.g. 3; default off)")
-    p.add_argument("--tile", type=int, default=512, help="tile size in px (default 512)")
-    p.add_argument("--overlap", type=int, default=64, help="tile overlap in px (default 64)")
+                   help="with --instances components: split grains joined through gaps in "
+                        "the predicted boundaries (h-maxima height in px, e.g. 3; default off)")
+    p.add_argument("--tile", type=int, default=SegmentOptions.tile,
+                   help=f"tile size in px (default {SegmentOptions.tile})")
+    p.add_argument("--overlap", type=int, default=SegmentOptions.overlap,
+                   help=f"tile overlap in px (default {SegmentOptions.overlap})")
     p.add_argument("--tta", action="store_true", help="average the 8 flips/turns (8x slower)")
     p.add_argument("--save-probability", action="store_true",
                    help="also write <stem>_probability.tif (float32)")
@@ -67,6 +85,10 @@ def run(args) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out {args.out} exists and is not a folder")
+    options = SegmentOptions().with_(
+        threshold=args.threshold, grain_size=args.grain_size, instances=args.instances,
+        seed_threshold=args.seed_threshold, min_area=args.min_area,
+        close_gaps=args.close_gaps, tile=args.tile, overlap=args.overlap, tta=args.tta)
     if [str(p) for p in args.images] == ["sample"] and not Path("sample").exists():
         inputs = [_write_sample(args.out, args.overwrite)]
     else:
@@ -83,9 +105,6 @@ def run(args) -> int:
     model = Segmenter.load(weights, device)
     print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
           file=sys.stderr)
-    options = {"threshold": args.threshold, "min_area": args.min_area,
-               "close_gaps": args.close_gaps, "tile": args.tile, "overlap": args.overlap,
-               "tta": args.tta}
     job = segment_files(model, inputs, args.out, options=options, pixel_size=user_size,
                         include_border=args.include_border,
                         save_probability=args.save_probability, weights_name=str(weights))
@@ -94,7 +113,10 @@ def run(args) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
         return 130
-    _print_table([(name, "image", summary, size) for name, summary, size in rows])
+    _print_table([(name, "image", summary, size) for name, summary, size, _ in rows])
+    unsure = [(name, q["warnings"]) for name, _, _, q in rows if q and q.get("warnings")]
+    for name, warnings in unsure:
+        print(f"warning: {name}: " + "; ".join(warnings), file=sys.stderr)
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
     return 0
 

@@ -14,14 +14,16 @@ def output_names(stem: str, probability: bool = False) -> list[str]:
     return [f"{stem}_{n}" for n in OUTPUTS + (("probability.tif",) if probability else ())]
 
 
-def segment_files(model, paths: list[Path], out: Path, *, options: dict,
+def segment_files(model, paths: list[Path], out: Path, *, options=None,
                   pixel_size=None, include_border: bool = False,
                   save_probability: bool = False, skip_done: bool = False,
                   weights_name: str = "") -> Job[list]:
     """Job: for each image, boundaries, labels (with the pixel size in ImageJ tags), grain
-    CSV + summary JSON and an overlay PNG in ``out``. Returns rows (name, summary, size).
+    CSV + summary JSON and an overlay PNG in ``out``. Returns rows (name, summary, size,
+    quality).
 
-    ``options`` go to :meth:`Segmenter.segment`; ``pixel_size`` overrides the files'.
+    ``options`` (a :class:`SegmentOptions`) go to :meth:`Segmenter.segment`; ``pixel_size``
+    overrides the files'.
     ``skip_done``: images whose outputs all exist are measured from them, not redone.
     """
     from ..analysis.statistics import grain_summary, grain_table
@@ -39,14 +41,14 @@ def segment_files(model, paths: list[Path], out: Path, *, options: dict,
             import json
 
             summary = json.loads((out / f"{path.stem}_grains_summary.json").read_text())
-            rows.append((path.name, summary["summary"], None))
+            rows.append((path.name, summary["summary"], None, summary.get("quality")))
             continue
         loaded = read_image(path, grey=True)
         for note in loaded.notes:
             print(f"{path.name}: {note}", file=sys.stderr)
         size = pixel_size or loaded.pixel_size
         result = yield from relay(
-            model.segment(loaded.data, **options),
+            model.segment(loaded.data, options),
             lambda e, i=i: Progress(e.step, e.total, f"image {i + 1}/{len(paths)}: {e.message}"))
         scale = _imagej_scale(size)
         write_tiff(f"{stem}_boundaries.tif", result.boundaries.astype("uint8") * 255, **scale)
@@ -64,11 +66,10 @@ def segment_files(model, paths: list[Path], out: Path, *, options: dict,
         write_json(f"{stem}_grains_summary.json", {
             "image": path.name, "input": str(path), "model": weights_name,
             "pixel_size": None if size is None else size.as_dict(),
-            "parameters": {**options, "threshold": options.get("threshold") or model.threshold,
-                           "include_border": include_border},
-            "software": versions(), "summary": summary,
+            "parameters": {**result.options.to_dict(), "include_border": include_border},
+            "quality": result.quality, "software": versions(), "summary": summary,
             "grain_table": f"{path.stem}_grains.csv"})
-        rows.append((path.name, summary, size))
+        rows.append((path.name, summary, size, result.quality))
     return rows
 
 

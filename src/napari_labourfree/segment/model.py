@@ -130,8 +130,9 @@ class Segmenter:
             maps = yield from self.maps(self._rescaled(x, choice.scale), tta=True, **run)
         if maps.shape[-2:] != x.shape:
             maps = np.clip(resize(maps, x.shape), 0, 1)
-        labels, boundaries = self._instances(maps, options)
-        quality = assess(maps[0], labels, options.threshold, choice, self.grain_range)
+        labels, boundaries, method = self._instances(maps, options)
+        quality = {"instances": method,
+                   **assess(maps[0], labels, options.threshold, choice, self.grain_range)}
         distance = maps[1] if len(maps) > 1 else None
         return Segmentation(maps[0], boundaries, labels, distance, quality, options)
 
@@ -155,14 +156,18 @@ class Segmenter:
         for k, s in enumerate(scales):
             maps = yield from relay(self.maps(self._rescaled(x, s), **run), lambda e, k=k: Progress(
                 e.step, e.total, f"estimating grain size ({k + 1}/{len(scales)})"))
-            labels, _ = self._instances(maps, options.with_(min_area=4))
+            labels, _, _ = self._instances(maps, options.with_(min_area=4))
             diameter = equivalent_diameter(labels)
             estimates[s] = None if diameter is None else diameter / s
             found[s] = maps
         return pick_scale(estimates, grain_range), found
 
     def _instances(self, maps: np.ndarray, options: SegmentOptions):
-        """(labels, boundaries) from the maps at the image's size."""
+        """(labels, boundaries, method used) from the maps at the image's size.
+
+        'auto' takes the watershed when the model has a distance map with at least one
+        grain core in it, else connected components.
+        """
         from ..analysis.instances import (
             boundaries_from_labels,
             grains_from_boundaries,
@@ -170,15 +175,14 @@ class Segmenter:
         )
 
         method = options.instances
-        if method == "auto":
-            method = "watershed" if len(maps) > 1 else "components"
-        if method == "watershed":
-            if len(maps) < 2:
-                raise ValueError("this model has no distance map; use instances='components'")
+        if method == "watershed" and len(maps) < 2:
+            raise ValueError("this model has no distance map; use instances='components'")
+        if method in ("auto", "watershed") and len(maps) > 1:
             labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
                                       min_area=options.min_area)
-            return labels, boundaries_from_labels(labels) if labels.max() else maps[0] > 1
+            if labels.max() > 0 or method == "watershed":
+                return labels, boundaries_from_labels(labels) & (labels.max() > 0), "watershed"
         boundaries = maps[0] > options.threshold
         labels = grains_from_boundaries(boundaries, min_area=options.min_area,
                                         close_gaps=options.close_gaps, fill_boundaries=True)
-        return labels, boundaries
+        return labels, boundaries, "components"

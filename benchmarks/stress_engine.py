@@ -1,0 +1,92 @@
+"""Synthetic stress test: the segmenter on appearance-engine images with one factor pushed
+past the ranges it was trained on. Prints boundary F1, ARI and AP per factor.
+
+    python benchmarks/stress_engine.py [--model default] [--images 6] [--size 384]
+
+Structures are grown fresh here (seeds the recipe never used). Each row paints the same
+structures with a plain look plus one factor set outside the training range.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+PLAIN = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_relief=0, p_twins=0,
+             p_boundary_particles=0, p_interior_particles=0, p_scratches=0, p_dust=0,
+             p_shot_noise=0, p_scan_lines=0, p_jpeg=0, p_16bit=0, p_colour=0,
+             illumination=(0.1, 0.1), vignetting=(0, 0), blur=(0.7, 0.7), noise=(0.03, 0.03),
+             line_width=(2, 2), line_strength=(0.7, 0.7), grain_contrast=(0.1, 0.1))
+# factor -> (changes to PLAIN, mean grain diameter in px)
+ROWS = {
+    "plain (inside every range)": ({}, 40),
+    "grains 200-300 px": ({}, 250),
+    "grains 8 px": ({}, 8),
+    "bright lines, grains 150 px": ({"polarity": (0, 1, 0)}, 150),
+    "no line, weak contrast 0.05": ({"polarity": (0, 0, 1), "grain_contrast": (0.05, 0.05),
+                                     "min_contrast_without_line": 0.0}, 40),
+    "lines 14 px wide": ({"line_width": (14, 14)}, 60),
+    "faint lines (strength 0.1)": ({"line_strength": (0.1, 0.1)}, 40),
+    "noise sd 0.25": ({"noise": (0.25, 0.25)}, 40),
+    "shot noise, 3 photons": ({"p_shot_noise": 1, "photons": (3, 3)}, 40),
+    "blur sigma 3": ({"blur": (3, 3)}, 40),
+    "particles 8 % of area": ({"p_boundary_particles": 1, "p_interior_particles": 1,
+                               "particle_fraction": (0.08, 0.08)}, 40),
+    "10 scratches": ({"p_scratches": 1, "scratches": (10, 10)}, 40),
+    "JPEG quality 5": ({"p_jpeg": 1, "jpeg_quality": (5, 5)}, 40),
+    "strong texture 0.3": ({"p_texture": 1, "texture": (0.3, 0.3)}, 40),
+    "all twins": ({"p_twins": 1, "twin_fraction": (1, 1)}, 60),
+}
+
+
+def main() -> None:
+    from napari_labourfree.analysis.metrics import evaluate_pair, mean_over_images
+    from napari_labourfree.appearance import AppearanceConfig, mean_diameter, paint
+    from napari_labourfree.appearance.geometry import periodic_view
+    from napari_labourfree.jobs import run_job
+    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+    from napari_labourfree.segment.default import default_weights
+    from napari_labourfree.segment.model import Segmenter
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--images", type=int, default=6)
+    parser.add_argument("--size", type=int, default=384)
+    parser.add_argument("--grain-size", default="auto", help="'auto', 'off' or px")
+    args = parser.parse_args()
+    weights = default_weights() if args.model == "default" else Path(args.model)
+    model = Segmenter.load(weights)
+    grain_size = args.grain_size if args.grain_size in ("auto", "off") else float(args.grain_size)
+    params = GrowthParams(height=256, width=256, grains=30, steps=400)
+    structures = run_job(simulate(params, seeds=tuple(range(900, 900 + args.images)),
+                                  compile=False)).labels
+    print(f"model {weights.name}, {args.images} images of {args.size} px per row, "
+          f"grain size {args.grain_size}\n")
+    print("| factor | boundary F1 | ARI | AP | grains (pred / true) | s/image |")
+    print("|---|---|---|---|---|---|")
+    for name, (changes, diameter) in ROWS.items():
+        config = replace(AppearanceConfig(**PLAIN), **changes)
+        results, counts, start = [], [], time.perf_counter()
+        for i, labels in enumerate(structures):
+            rng = np.random.default_rng(1000 + i)
+            view = periodic_view(labels, (args.size, args.size),
+                                 diameter / mean_diameter(labels), rng)
+            painted = paint(view, rng, config, diameter)
+            result = run_job(model.segment(painted.image, grain_size=grain_size))
+            scores = evaluate_pair(result.boundaries, painted.mask, pred_labels=result.labels,
+                                   true_labels=painted.labels)
+            results.append(scores)
+            counts.append((scores["grains_pred"], scores["grains_true"]))
+        m = mean_over_images(results)
+        seconds = (time.perf_counter() - start) / len(structures)
+        pred, true = np.mean(counts, axis=0)
+        print(f"| {name} | {m['boundary_f1']:.3f} | {m['ari']:.3f} | {m['ap']:.3f} | "
+              f"{pred:.0f} / {true:.0f} | {seconds:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The appearance engine: config checks, periodic rescaling, painting, the data-set job."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import tifffile
+
+from napari_labourfree.appearance import (
+    AppearanceConfig,
+    mean_diameter,
+    paint,
+    periodic_view,
+    render_dataset,
+)
+from napari_labourfree.appearance.paint import gallery_factors, interface_distance
+from napari_labourfree.jobs import run_job
+from napari_labourfree.normalise import colour_to_grey
+
+PLAIN = gallery_factors()["plain dark lines"]
+
+
+@pytest.fixture(scope="module")
+def structure(tiny_sims):
+    return tifffile.imread(sorted((tiny_sims / "labels").glob("*.tif"))[0])
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"grain_diameter": (50, 10)}, "low <= high"),
+    ({"grain_diameter": (2, 10)}, ">= 4 px"),
+    ({"p_twins": 1.5}, "probability"),
+    ({"noise": (0, float("nan"))}, "finite"),
+    ({"line_width": (-1, 2)}, ">= 0"),
+    ({"polarity": (0, 0, 0)}, "not all 0"),
+    ({"jpeg_quality": (10, 120)}, "0..100"),
+])
+def test_bad_config_is_refused_by_name(changes, words):
+    with pytest.raises(ValueError, match=words):
+        replace(AppearanceConfig(), **changes).validate()
+
+
+def test_config_round_trips_through_json():
+    config = AppearanceConfig(grain_diameter=(20, 60), p_colour=0.5)
+    again = AppearanceConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert again == config
+    with pytest.raises(ValueError, match="unknown appearance settings: colour_space"):
+        AppearanceConfig.from_dict({"colour_space": 1})
+
+
+@pytest.mark.parametrize("zoom", [0.25, 0.5, 2.0, 3.0])
+def test_periodic_view_scales_grains(structure, zoom):
+    rng = np.random.default_rng(0)
+    view = periodic_view(structure, (192, 192), zoom, rng)
+    assert view.shape == (192, 192) and view.min() >= 1
+    # grains read at `zoom` are `zoom` times larger (edge grains make this approximate)
+    ratio = mean_diameter(view) / mean_diameter(structure)
+    assert ratio == pytest.approx(zoom, rel=0.3)
+    with pytest.raises(ValueError, match="zoom"):
+        periodic_view(structure, (10, 10), 0, rng)
+
+
+def test_interface_distance_is_zero_on_the_line():
+    labels = np.ones((20, 20), np.int32)
+    labels[:, 10:] = 2
+    d = interface_distance(labels)
+    assert d[5, 9] == 0 and d[5, 5] == 4 and d[5, 15] == 6
+
+
+def test_truth_does_not_depend_on_the_look(structure):
+    view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
+    masks = [paint(view, seed).mask for seed in range(6)]  # random looks
+    assert all((m == masks[0]).all() for m in masks)
+    # the truth is a thin band around every interface
+    assert 0.02 < masks[0].mean() < 0.4
+
+
+def test_polarity_darkens_or_brightens_the_boundary(structure):
+    view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
+    line = interface_distance(view) < 1
+    inner = interface_distance(view) > 4
+    for polarity, sign in (((1, 0, 0), -1), ((0, 1, 0), 1)):
+        config = AppearanceConfig(**{**PLAIN, "polarity": polarity})
+        image = paint(view, 3, config).image.astype(float)
+        assert sign * (image[line].mean() - image[inner].mean()) > 30
+
+
+def test_particles_scratches_twins_are_not_boundaries(structure):
+    view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
+    plain = paint(view, 4, AppearanceConfig(**PLAIN))
+    busy = paint(view, 4, AppearanceConfig(**gallery_factors()["particles, pits, scratches"]))
+    assert (plain.mask == busy.mask).all()
+    assert np.abs(plain.image.astype(int) - busy.image.astype(int)).max() > 60
+    assert busy.factors["interior_particles"] and busy.factors["scratches"] >= 1
+
+
+def test_every_gallery_factor_paints_and_is_reproducible(structure):
+    view = periodic_view(structure, (96, 96), 1.0, np.random.default_rng(2))
+    for name, changes in gallery_factors().items():
+        a = paint(view, 7, AppearanceConfig(**changes))
+        b = paint(view, 7, AppearanceConfig(**changes))
+        assert (a.image == b.image).all(), name
+        assert a.image.dtype in (np.uint8, np.uint16) and a.image.std() > 0, name
+    sixteen = paint(view, 7, AppearanceConfig(**{**PLAIN, "p_16bit": 1}))
+    assert sixteen.image.dtype == np.uint16
+
+
+def test_colour_to_grey_keeps_contrast_between_isoluminant_grains():
+    # red and a green of the same luminance: luminance sees one grain, the principal
+    # colour axis sees two
+    red = np.array([0.9, 0.1, 0.1])
+    lum = 0.2125 * red[0] + 0.7154 * red[1] + 0.0721 * red[2]
+    green = np.array([0.0, (lum - 0.0721 * 0.1) / 0.7154, 0.1])
+    image = np.zeros((20, 20, 3))
+    image[:, :10], image[:, 10:] = red, green
+    grey = colour_to_grey(image)
+    assert abs(grey[:, :10].mean() - grey[:, 10:].mean()) > 0.3
+    assert 0 <= grey.min() and grey.max() <= 1
+    # a colour image that is really grey comes out as its luminance (up to the weights' sum)
+    ramp = np.repeat(np.linspace(0, 1, 50)[None, :, None], 3, axis=2) * [1.0, 0.98, 0.96]
+    assert np.corrcoef(colour_to_grey(ramp).ravel(), ramp.mean(-1).ravel())[0, 1] > 0.999
+    with pytest.raises(ValueError, match="RGB"):
+        colour_to_grey(np.zeros((4, 4)))
+
+
+def test_render_dataset_writes_a_training_set(tiny_sims, tmp_path):
+    out = tmp_path / "looks"
+    config = AppearanceConfig(grain_diameter=(10, 30))
+    events = []
+    meta = run_job(render_dataset(tiny_sims, out, 5, size=64, config=config, seed=1),
+                   events.append)
+    assert [e.step for e in events] == [1, 2, 3, 4, 5]
+    names = sorted(p.name for p in (out / "images").glob("*.tif"))
+    assert names == [f"look_{i:04d}.tif" for i in range(5)]
+    for name in names:
+        image = tifffile.imread(out / "images" / name)
+        mask = tifffile.imread(out / "masks" / name)
+        labels = tifffile.imread(out / "labels" / name)
+        assert image.shape == mask.shape == labels.shape == (64, 64)
+        assert set(np.unique(mask)) <= {0, 255}
+    saved = json.loads((out / "meta.json").read_text())
+    assert saved["config"]["grain_diameter"] == [10, 30] and len(saved["images"]) == 5
+    assert all(10 <= im["diameter"] <= 30 for im in meta["images"])
+    with pytest.raises(ValueError, match="not empty"):
+        render_dataset(tiny_sims, out, 2)
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"count": 0}, ValueError, "count"),
+    ({"count": 2, "size": 8}, ValueError, "size"),
+    ({"count": 2.5}, ValueError, "count"),
+])
+def test_render_dataset_checks_its_arguments(tiny_sims, tmp_path, kwargs, error, words):
+    with pytest.raises(error, match=words):
+        render_dataset(tiny_sims, tmp_path / "x", **kwargs)
+
+
+def test_render_dataset_needs_simulations(tmp_path):
+    with pytest.raises(FileNotFoundError, match="labourfree simulate"):
+        render_dataset(tmp_path, tmp_path / "x", 2)

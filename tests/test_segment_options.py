@@ -1,0 +1,142 @@
+"""SegmentOptions, grains from maps, the scale choice and the quality signal."""
+
+import math
+
+import numpy as np
+import pytest
+
+from napari_labourfree.analysis.instances import grains_from_maps
+from napari_labourfree.segment.options import SegmentOptions, parse_grain_size
+from napari_labourfree.segment.quality import assess
+from napari_labourfree.segment.scale import (
+    ScaleChoice,
+    candidate_scales,
+    equivalent_diameter,
+    pick_scale,
+    resize,
+    scale_for,
+)
+from napari_labourfree.segment.train import distance_target
+
+from conftest import square_grid
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"threshold": 0.0}, "threshold"),
+    ({"threshold": 1.0}, "threshold"),
+    ({"threshold": float("nan")}, "threshold"),
+    ({"instances": "magic"}, "instances"),
+    ({"seed_threshold": 1.2}, "seed_threshold"),
+    ({"min_area": -1}, "min_area"),
+    ({"min_area": 2.5}, "min_area"),
+    ({"close_gaps": float("inf")}, "close_gaps"),
+    ({"grain_size": 0}, "grain_size"),
+    ({"grain_size": "big"}, "grain_size"),
+    ({"grain_size": float("nan")}, "grain_size"),
+    ({"tile": 16}, "tile"),
+    ({"overlap": -100}, "overlap"),
+    ({"overlap": 256}, "overlap"),
+    ({"tta": "yes"}, "tta"),
+    ({"colour": True}, "unknown segmentation options: colour"),
+])
+def test_bad_options_are_refused_by_name(changes, words):
+    with pytest.raises(ValueError, match=words):
+        SegmentOptions().with_(**changes)
+
+
+def test_options_defaults_and_changes():
+    options = SegmentOptions().with_(threshold=None, grain_size=30.0)
+    assert options.threshold is None and options.grain_size == 30.0
+    assert options.to_dict()["instances"] == "auto"
+    assert parse_grain_size(" Auto ") == "auto" and parse_grain_size("42") == 42.0
+    with pytest.raises(ValueError, match="grain size"):
+        parse_grain_size("large")
+
+
+def test_distance_target_peaks_at_one_in_every_grain():
+    mask = np.zeros((40, 60), bool)
+    mask[:, 20] = mask[:, 45] = True  # grains 20, 24 and 14 px wide
+    d = distance_target(mask)
+    assert d[mask].max() == 0
+    for cols in (slice(0, 20), slice(21, 45), slice(46, 60)):
+        assert d[:, cols].max() == pytest.approx(1)
+
+
+def test_watershed_on_maps_closes_a_gap_that_components_miss():
+    from napari_labourfree.analysis.instances import grains_from_boundaries
+
+    mask = np.zeros((60, 120), bool)
+    mask[:, 59:61] = True
+    probability = mask.astype(np.float32)
+    probability[25:35, 59:61] = 0.2  # a faint stretch: below any threshold
+    distance = distance_target(mask)  # the distance map does not break there
+    assert grains_from_boundaries(probability > 0.5).max() == 1
+    labels = grains_from_maps(probability, distance)
+    assert labels.max() == 2 and labels.min() == 1
+    left, right = labels[:, :55], labels[:, 65:]
+    assert len(np.unique(left)) == len(np.unique(right)) == 1
+    assert grains_from_maps(probability, np.zeros_like(distance)).max() == 0
+    with pytest.raises(ValueError, match="same size"):
+        grains_from_maps(probability, distance[:10])
+    with pytest.raises(ValueError, match="NaN"):
+        grains_from_maps(probability * np.nan, distance)
+
+
+def test_equivalent_diameter_counts_edge_grains_half():
+    labels = square_grid(100, 10, 0)  # 100 whole 10x10 grains
+    assert equivalent_diameter(labels) == pytest.approx(math.sqrt(4 * 10000 / (64 + 18) / math.pi))
+    assert equivalent_diameter(np.zeros((5, 5), int)) is None
+
+
+def test_candidate_scales_stop_at_64_px():
+    assert candidate_scales((2048, 2048)) == [1, 0.5, 0.25, 0.125, 0.0625]
+    assert candidate_scales((200, 300)) == [1, 0.5]
+    assert candidate_scales((40, 40)) == [1.0]
+
+
+def test_pick_scale_prefers_agreeing_neighbours_over_an_invented_size():
+    # grains of 150 px: at full scale the network draws its own 45 px network (45 px in the
+    # original), at 1/2 and 1/4 it sees the real grains (about 150 px)
+    estimates = {1: 45.0, 0.5: 140.0, 0.25: 155.0, 0.125: 400.0}
+    choice = pick_scale(estimates, (10, 120))
+    assert choice.grain_size == pytest.approx(math.sqrt(140 * 155))
+    assert choice.scale == pytest.approx(math.sqrt(10 * 120) / choice.grain_size)
+    assert choice.agreement == pytest.approx(155 / 140)
+    # grains the model sees comfortably at full scale: no rescaling
+    assert pick_scale({1: 40.0, 0.5: 42.0}, (10, 120)).scale == 1.0
+    # nothing usable: full scale, no size
+    none = pick_scale({1: None, 0.5: None}, (10, 120))
+    assert none.scale == 1.0 and none.grain_size is None
+
+
+def test_scale_for_clamps():
+    assert scale_for(40, (10, 120)) == 1
+    assert scale_for(1e5, (10, 120)) == 1 / 16
+    assert scale_for(3, (10, 120)) == 4
+
+
+def test_resize_down_averages_and_up_interpolates():
+    image = np.zeros((64, 64), np.float32)
+    image[:, 32:] = 1
+    small = resize(image, (16, 16))
+    assert small.shape == (16, 16) and small[:, :8].max() == 0 and small[:, 8:].min() == 1
+    stack = resize(np.stack([image, 1 - image]), (128, 128))
+    assert stack.shape == (2, 128, 128) and 0 <= stack.min() and stack.max() <= 1
+
+
+def test_quality_flags_open_boundaries_and_few_grains():
+    labels = square_grid(60, 20, 0)
+    lines = np.zeros(labels.shape, np.float32)
+    lines[:, 19:50:20] = lines[19:50:20, :] = 1  # the two inner lines each way
+    choice = ScaleChoice(1.0, 20.0, 1.05, {}, "auto")
+    good = assess(lines, labels, 0.5, choice, (10, 120))
+    assert good["warnings"] == [] and good["closed_boundary_fraction"] == 1.0
+    assert good["grains"] == 9 and good["grain_size_px"] == 20.0
+    # lines that do not close into grains, an uncertain map, one grain
+    messy = np.full(labels.shape, 0.5, np.float32)
+    one = np.ones_like(labels)
+    bad = assess(messy, one, 0.4, ScaleChoice(1.0, 500.0, 2.0, {}, "auto"), (10, 120))
+    text = " ".join(bad["warnings"])
+    for words in ("only 1 grain", "close into grains", "uncertain", "outside the model's",
+                  "differ by 2.0x"):
+        assert words in text
