@@ -1,5 +1,6 @@
 """train-style -> synthesize -> train-segmenter -> segment from the command line, tiny."""
 
+import json
 import os
 import signal
 
@@ -117,3 +118,41 @@ def test_first_ctrl_c_closes_the_job_after_the_current_step():
         run_with_progress(job(), quiet=True)
     assert closed == [3]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--grain-size", "big"], "grain size must be 'auto', 'off' or a diameter"),
+    (["--grain-size", "0"], "grain_size must be"),
+    (["--threshold", "0"], "threshold must lie strictly between 0 and 1"),
+    (["--threshold", "nan"], "threshold must lie strictly between 0 and 1"),
+    (["--overlap", "-100"], "overlap must be"),
+    (["--tile", "8"], "tile must be"),
+    (["--seed-threshold", "1"], "seed_threshold"),
+    (["--min-area", "-3"], "min_area"),
+    (["--instances", "magic"], "invalid choice"),
+])
+def test_segment_options_are_checked_first(chain, tiny_real, tmp_path, capsys, args, words):
+    unet = chain[3]
+    out = tmp_path / "o"
+    code = main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out), "--quiet",
+                 *args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())  # nothing written
+
+
+def test_segment_records_options_and_quality(chain, tiny_real, tmp_path, capsys):
+    unet = chain[3]
+    out = tmp_path / "o"
+    assert main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out), "--quiet",
+                 "--instances", "components", "--grain-size", "off", "--threshold", "0.4",
+                 "--device", "cpu"]) == 0
+    stem = min(tiny_real.glob("*.tif")).stem
+    summary = json.loads((out / f"{stem}_grains_summary.json").read_text())
+    assert summary["parameters"]["instances"] == "components"
+    assert summary["parameters"]["threshold"] == 0.4
+    assert summary["parameters"]["grain_size"] == "off"
+    quality = summary["quality"]
+    assert quality["instances"] == "components" and quality["scale_source"] == "off"
+    assert {"closed_boundary_fraction", "uncertain_fraction", "warnings"} <= set(quality)

@@ -27,6 +27,7 @@ from conftest import square_grid
     ({"threshold": float("nan")}, "threshold"),
     ({"instances": "magic"}, "instances"),
     ({"seed_threshold": 1.2}, "seed_threshold"),
+    ({"min_evidence": 1.0}, "min_evidence"),
     ({"min_area": -1}, "min_area"),
     ({"min_area": 2.5}, "min_area"),
     ({"close_gaps": float("inf")}, "close_gaps"),
@@ -140,3 +141,19 @@ def test_quality_flags_open_boundaries_and_few_grains():
     for words in ("only 1 grain", "close into grains", "uncertain", "outside the model's",
                   "differ by 2.0x"):
         assert words in text
+
+
+def test_weak_boundaries_merge_and_real_ones_with_a_gap_do_not():
+    from napari_labourfree.analysis.instances import merge_weak_boundaries
+
+    labels = np.ones((40, 90), np.int32)
+    labels[:, 30:60] = 2
+    labels[:, 60:] = 3
+    probability = np.zeros((40, 90), np.float32)
+    probability[:, 29:31] = 0.05   # no evidence between 1 and 2: one grain split in two
+    probability[:, 59:61] = 0.9    # a real boundary between 2 and 3 ...
+    probability[10:20, 59:61] = 0.0  # ... with a gap in it
+    merged = merge_weak_boundaries(labels, probability, 0.25)
+    assert merged[0, 0] == merged[0, 40] != merged[0, 70]
+    assert len(np.unique(merged)) == 2
+    assert (merge_weak_boundaries(labels, probability, 0.0) == labels).all()

@@ -139,6 +139,43 @@ def test_segment_bad_input_is_a_notification(make_napari_viewer, tmp_path, error
     assert "damaged" in errors[-1] and not w.busy and w.run.enabled
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("grain_size", "huge", "grain size must be 'auto', 'off' or a diameter"),
+    ("grain_size", "1", "grain_size must be 'auto', 'off' or a diameter of 2-100000 px"),
+    ("instances", "watershed", None),  # valid: runs
+])
+def test_segment_options_are_checked_before_the_run(make_napari_viewer, qtbot, unet, errors,
+                                                    field, value, words):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((64, 64)).astype(np.float32), name="m")
+    w = SegmentWidget(viewer)
+    w.use_default.value, w.weights.value, w.device.value = False, unet, "cpu"
+    getattr(w, field).value = value
+    w.run.clicked.emit()
+    if words:
+        assert errors and words in errors[-1] and not w.busy and w.run.enabled
+    else:
+        wait(qtbot, w)
+        assert not errors and "grains [m]" in viewer.layers
+
+
+def test_segment_reports_its_quality(make_napari_viewer, qtbot, unet, errors, monkeypatch):
+    from napari_labourfree._widgets import segment as segment_widget
+
+    warned = []
+    monkeypatch.setattr(segment_widget, "show_warning", warned.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((64, 64), np.float32), name="blank")  # nothing to find
+    w = SegmentWidget(viewer)
+    w.use_default.value, w.weights.value, w.device.value = False, unet, "cpu"
+    assert w.threshold.value == 0  # 0 = the model's own threshold
+    w.run.clicked.emit()
+    wait(qtbot, w)
+    quality = viewer.layers["grains [blank]"].metadata["quality"]
+    assert len(quality) == 1 and quality[0]["instances"] in ("watershed", "components")
+    assert warned and "'blank'" in warned[0] and "unsure" in w.status.value
+
+
 def test_grain_statistics_table_selection_and_csv(make_napari_viewer, qtbot, tmp_path,
                                                   errors):
     from conftest import square_grid

@@ -67,7 +67,8 @@ def grains_from_boundaries(
 
 
 def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
-                     seed_threshold: float = 0.5, min_area: int = 0) -> np.ndarray:
+                     seed_threshold: float = 0.5, min_area: int = 0,
+                     min_evidence: float = 0.0) -> np.ndarray:
     """Grains from a boundary probability and a distance map (both in [0, 1]) by a seeded
     watershed: robust to gaps in the boundaries.
 
@@ -75,7 +76,10 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     of the grain's largest one, so every grain has a core above ``seed_threshold``, and two
     grains' cores stay apart where the boundary between them is too faint to threshold.
     The watershed floods ``probability - distance`` from those cores; every pixel gets a
-    grain (uint32, 1..N), with grains under ``min_area`` px merged into their neighbours.
+    grain (uint32, 1..N). Neighbours whose shared line has a mean boundary probability
+    below ``min_evidence`` are one grain whose core broke in two, and are merged (see
+    :func:`merge_weak_boundaries`); grains under ``min_area`` px merge into their
+    neighbours.
     """
     probability = np.asarray(probability, np.float32)
     distance = np.asarray(distance, np.float32)
@@ -88,12 +92,49 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     if seeds.max() == 0:
         return np.zeros(probability.shape, np.uint32)
     labels = segmentation.watershed(probability - distance, seeds)
+    if min_evidence > 0:
+        labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
         labels = _remove_small(labels, min_area)
         if labels.max() > 0:
             labels = segmentation.expand_labels(labels, distance=max(labels.shape))
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
+
+
+def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
+                          min_evidence: float) -> np.ndarray:
+    """Merge neighbouring grains whose shared boundary has a mean ``probability`` below
+    ``min_evidence`` (all such pairs at once, transitively).
+
+    The evidence of a shared boundary is the mean probability over the pixel pairs that
+    straddle it, so a short faint stretch in a real boundary does not merge two grains,
+    while a line drawn through a grain's interior (no evidence anywhere) does.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    labels = np.asarray(labels)
+    n = int(labels.max()) + 1
+    a = np.concatenate([labels[:, :-1].ravel(), labels[:-1, :].ravel()]).astype(np.int64)
+    b = np.concatenate([labels[:, 1:].ravel(), labels[1:, :].ravel()]).astype(np.int64)
+    p = np.concatenate([np.maximum(probability[:, :-1], probability[:, 1:]).ravel(),
+                        np.maximum(probability[:-1, :], probability[1:, :]).ravel()])
+    cross = (a != b) & (a > 0) & (b > 0)
+    if not cross.any():
+        return labels
+    lo, hi = np.minimum(a[cross], b[cross]), np.maximum(a[cross], b[cross])
+    pairs, inverse = np.unique(lo * n + hi, return_inverse=True)
+    evidence = np.bincount(inverse, p[cross]) / np.bincount(inverse)
+    weak = evidence < min_evidence
+    if not weak.any():
+        return labels
+    i, j = np.divmod(pairs[weak], n)
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    merged = component[labels] + 1
+    merged[labels == 0] = 0
+    return merged
 
 
 def _remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ def add_to(sub) -> None:
     p.add_argument("--threshold", type=float,
                    help="boundary probability cut, strictly between 0 and 1 (default: the "
                         "model's)")
-    p.add_argument("--grain-size", default="auto", type=parse_grain_size,
+    p.add_argument("--grain-size", default="auto", type=_grain_size,
                    help="expected mean grain diameter in px: the image is rescaled so its "
                         "grains match the model's training sizes; 'auto' (default) estimates "
                         "it, 'off' segments at the image's own scale")
@@ -61,6 +62,13 @@ def add_to(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _grain_size(text: str):
+    try:
+        return parse_grain_size(text)
+    except ValueError as err:  # argparse shows its own vaguer text for a ValueError
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def resolve_model(name: str) -> Path:

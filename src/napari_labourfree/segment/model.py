@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .scale import ScaleChoice, candidate_scales, equivalent_diameter, pick_scal
 KIND = "segmenter"
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
+MAX_RESCALED_PIXELS = 64_000_000  # enlarging an image of tiny grains stops here
 
 
 @dataclass
@@ -118,10 +120,13 @@ class Segmenter:
         """
         options = (options or SegmentOptions()).with_(**changes)
         options = options.with_(threshold=options.threshold or self.threshold)
+        if options.min_evidence is None:
+            options = options.with_(min_evidence=options.threshold / 2)
         image = check_image(image)
         x = to_network(image, self.normalisation)
         run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
         choice, found = yield from self._choose_scale(x, options, run)
+        choice.scale = min(choice.scale, math.sqrt(MAX_RESCALED_PIXELS / x.size))
         if choice.scale in found:
             maps = found[choice.scale]
         else:
@@ -179,7 +184,8 @@ class Segmenter:
             raise ValueError("this model has no distance map; use instances='components'")
         if method in ("auto", "watershed") and len(maps) > 1:
             labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
-                                      min_area=options.min_area)
+                                      min_area=options.min_area,
+                                      min_evidence=options.min_evidence or 0.0)
             if labels.max() > 0 or method == "watershed":
                 return labels, boundaries_from_labels(labels) & (labels.max() > 0), "watershed"
         boundaries = maps[0] > options.threshold

@@ -20,6 +20,9 @@ class SegmentOptions:
         boundaries), 'components' (connected regions between thresholded boundaries), or
         'auto' (watershed when the model has a distance map).
     seed_threshold: distance-map level (0-1) above which a pixel is a grain core.
+    min_evidence: with 'watershed', neighbouring grains whose shared line has a mean
+        boundary probability below this are merged (a core that broke in two); None =
+        half the threshold, 0 = never merge.
     min_area: grains smaller than this (px) merge into their neighbours.
     close_gaps: with 'components', split grains joined through gaps (h-maxima, px).
     grain_size: the expected mean grain diameter in px, 'auto' to estimate it, or 'off'
@@ -31,6 +34,7 @@ class SegmentOptions:
     threshold: float | None = None
     instances: str = "auto"
     seed_threshold: float = 0.5
+    min_evidence: float | None = None
     min_area: int = 16
     close_gaps: float = 0.0
     grain_size: float | str = "auto"
@@ -46,6 +50,9 @@ class SegmentOptions:
                 f"instances must be one of {', '.join(INSTANCE_METHODS)}, not {self.instances!r}")
         require(_number(self.seed_threshold) and 0 < self.seed_threshold < 1,
                 f"seed_threshold must lie strictly between 0 and 1, not {self.seed_threshold!r}")
+        e = self.min_evidence
+        require(e is None or (_number(e) and 0 <= e < 1),
+                f"min_evidence must lie in [0, 1), not {e!r}")
         require(isinstance(self.min_area, int) and not isinstance(self.min_area, bool)
                 and self.min_area >= 0, f"min_area must be a whole number >= 0, not "
                 f"{self.min_area!r}")

@@ -1,0 +1,72 @@
+"""The shipped default segmenter on engine images it never saw: scale, polarity, the record."""
+
+import numpy as np
+import pytest
+
+from napari_labourfree.appearance import AppearanceConfig, mean_diameter, paint, periodic_view
+from napari_labourfree.appearance.paint import gallery_factors
+from napari_labourfree.checkpoints import read_header
+from napari_labourfree.jobs import run_job
+from napari_labourfree.segment.default import default_weights
+from napari_labourfree.segment.model import Segmenter
+from napari_labourfree.segment.scale import resize
+
+PLAIN = gallery_factors()["plain dark lines"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return Segmenter.load(default_weights())
+
+
+@pytest.fixture(scope="module")
+def structure():
+    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+
+    params = GrowthParams(height=192, width=192, grains=24, steps=300)
+    return run_job(simulate(params, seeds=(4242,), compile=False)).labels[0]
+
+
+def _count(labels: np.ndarray) -> float:
+    """Grains with those on the edge counting half (what the grain-size estimate uses)."""
+    ids = np.unique(labels[labels > 0])
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return len(ids) - np.isin(ids, edge).sum() / 2
+
+
+def test_the_default_records_how_it_was_made(model):
+    config = read_header(default_weights())["config"]
+    recipe = config["training"]["recipe"]
+    assert recipe["real_images_used"] == 0 and recipe["labels_used"] == 0
+    assert model.has_distance and model.grain_range[0] < 15 < 100 < model.grain_range[1]
+
+
+@pytest.mark.parametrize("factor", [0.25, 0.5, 1, 2, 4])
+def test_grain_count_holds_when_the_image_is_rescaled(model, structure, factor):
+    # one 256 px image with 40 px grains (about 40 of them), then the same image resized:
+    # grains of 10 to 160 px, and the model has to find the same grains
+    rng = np.random.default_rng(7)
+    view = periodic_view(structure, (256, 256), 40 / mean_diameter(structure), rng)
+    painted = paint(view, rng, AppearanceConfig(**PLAIN), 40)
+    size = round(256 * factor)
+    image = resize(painted.image.astype(np.float32), (size, size))
+    truth = _count(view)
+    result = run_job(model.segment(image))  # grain_size='auto'
+    found = _count(result.labels)
+    assert abs(found - truth) <= 0.25 * truth, (factor, found, truth, result.quality)
+    estimate = result.quality["grain_size_px"]
+    assert estimate == pytest.approx(40 * factor, rel=0.35), result.quality
+
+
+@pytest.mark.parametrize("polarity", [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
+def test_dark_bright_and_no_line_boundaries(model, structure, polarity):
+    from napari_labourfree.analysis.metrics import evaluate_pair
+
+    rng = np.random.default_rng(11)
+    view = periodic_view(structure, (256, 256), 35 / mean_diameter(structure), rng)
+    config = AppearanceConfig(**{**PLAIN, "polarity": polarity, "grain_contrast": (0.15, 0.15)})
+    painted = paint(view, rng, config, 35)
+    result = run_job(model.segment(painted.image))
+    scores = evaluate_pair(result.boundaries, painted.mask, pred_labels=result.labels,
+                           true_labels=painted.labels)
+    assert scores["boundary_f1"] > 0.8 and scores["ari"] > 0.8, scores
