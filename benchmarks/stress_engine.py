@@ -16,11 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-PLAIN = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_relief=0, p_twins=0,
-             p_boundary_particles=0, p_interior_particles=0, p_scratches=0, p_dust=0,
-             p_shot_noise=0, p_scan_lines=0, p_jpeg=0, p_16bit=0, p_colour=0,
-             illumination=(0.1, 0.1), vignetting=(0, 0), blur=(0.7, 0.7), noise=(0.03, 0.03),
-             line_width=(2, 2), line_strength=(0.7, 0.7), grain_contrast=(0.1, 0.1))
 # factor -> (changes to PLAIN, mean grain diameter in px)
 ROWS = {
     "plain (inside every range)": ({}, 40),
@@ -47,6 +42,7 @@ def main() -> None:
     from napari_labourfree.analysis.metrics import evaluate_pair, mean_over_images
     from napari_labourfree.appearance import AppearanceConfig, mean_diameter, paint
     from napari_labourfree.appearance.geometry import periodic_view
+    from napari_labourfree.appearance.paint import gallery_factors
     from napari_labourfree.jobs import run_job
     from napari_labourfree.phasefield.solver import GrowthParams, simulate
     from napari_labourfree.segment.default import default_weights
@@ -58,6 +54,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=384)
     parser.add_argument("--grain-size", default="auto", help="'auto', 'off' or px")
     args = parser.parse_args()
+    plain = {**gallery_factors()["plain dark lines"], "illumination": (0.1, 0.1),
+             "blur": (0.7, 0.7), "noise": (0.03, 0.03), "line_strength": (0.7, 0.7)}
     weights = default_weights() if args.model == "default" else Path(args.model)
     model = Segmenter.load(weights)
     grain_size = args.grain_size if args.grain_size in ("auto", "off") else float(args.grain_size)
@@ -69,7 +67,7 @@ def main() -> None:
     print("| factor | boundary F1 | ARI | AP | grains (pred / true) | s/image |")
     print("|---|---|---|---|---|---|")
     for name, (changes, diameter) in ROWS.items():
-        config = replace(AppearanceConfig(**PLAIN), **changes)
+        config = replace(AppearanceConfig(**plain), **changes)
         results, counts, start = [], [], time.perf_counter()
         for i, labels in enumerate(structures):
             rng = np.random.default_rng(1000 + i)

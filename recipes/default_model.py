@@ -11,7 +11,7 @@ when its output exists, so an interrupted run continues):
    boundary polarity, width, fading, texture, twins, particles, scratches, noise, colour;
 3. train a U-Net with two outputs (boundary probability and distance map);
 4. copy the weights, without optimizer state, into the package.
-About 50 min on a 2-core CPU with the defaults.
+About 45 min on a 2-core CPU with the defaults.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("out/default-model"))
     parser.add_argument("--structures", type=int, default=48)
     parser.add_argument("--images", type=int, default=1200, help="painted training images")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=48)
     parser.add_argument("--steps-per-epoch", type=int, default=80)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--install", action="store_true",
@@ -85,7 +85,7 @@ def main() -> None:
         start = time.perf_counter()
         config = segmenter_config("fast", depth=4, base=16, crop_size=160, batch_size=8,
                                   epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                                  lr=3e-4, val_fraction=0.02, augment=1.0, zoom=(0.8, 1.25),
+                                  lr=3e-4, decay_from=0.6, val_fraction=0.02, augment=1.0, zoom=(0.8, 1.25),
                                   outputs=2, seed=2)
         run_job(train_segmenter(looks, weights, config, device=device, overwrite=True),
                 lambda e: print(e.message, {k: round(v, 4) for k, v in e.losses.items()},

@@ -34,6 +34,8 @@ def structure(tiny_sims):
     ({"line_width": (-1, 2)}, ">= 0"),
     ({"polarity": (0, 0, 0)}, "not all 0"),
     ({"jpeg_quality": (10, 120)}, "0..100"),
+    ({"grain_diameter": (12.0,)}, "low <= high"),
+    ({"blur": (0, 1, 2)}, "low <= high"),
 ])
 def test_bad_config_is_refused_by_name(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -69,7 +71,9 @@ def test_interface_distance_is_zero_on_the_line():
 
 def test_truth_does_not_depend_on_the_look(structure):
     view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
-    masks = [paint(view, seed).mask for seed in range(6)]  # random looks
+    # random looks; scan-line jitter is left out: it moves the structure, and its truth
+    config = AppearanceConfig(p_scan_lines=0)
+    masks = [paint(view, seed, config).mask for seed in range(6)]
     assert all((m == masks[0]).all() for m in masks)
     # the truth is a thin band around every interface
     assert 0.02 < masks[0].mean() < 0.4
@@ -158,3 +162,14 @@ def test_render_dataset_checks_its_arguments(tiny_sims, tmp_path, kwargs, error,
 def test_render_dataset_needs_simulations(tmp_path):
     with pytest.raises(FileNotFoundError, match="labourfree simulate"):
         render_dataset(tmp_path, tmp_path / "x", 2)
+
+
+def test_scan_line_jitter_moves_the_truth_with_the_image(structure):
+    view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
+    config = AppearanceConfig(**{**PLAIN, "p_scan_lines": 1, "scan_lines": (0.06, 0.06),
+                                 "noise": (0, 0), "blur": (0, 0)})
+    painted = paint(view, 5, config)
+    image = painted.image.astype(float)
+    # dark lines stay on the (moved) truth
+    assert image[painted.mask].mean() < image[~painted.mask].mean() - 40
+    assert (painted.labels != view).any()

@@ -83,9 +83,10 @@ def test_watershed_on_maps_closes_a_gap_that_components_miss():
         grains_from_maps(probability * np.nan, distance)
 
 
-def test_equivalent_diameter_counts_edge_grains_half():
-    labels = square_grid(100, 10, 0)  # 100 whole 10x10 grains
-    assert equivalent_diameter(labels) == pytest.approx(math.sqrt(4 * 10000 / (64 + 18) / math.pi))
+def test_equivalent_diameter_uses_the_jeffries_count():
+    labels = square_grid(100, 10, 0)  # 10 x 10 grains: 64 inside, 32 on edges, 4 corners
+    count = 64 + 32 / 2 + 4 / 4
+    assert equivalent_diameter(labels) == pytest.approx(math.sqrt(4 * 10000 / count / math.pi))
     assert equivalent_diameter(np.zeros((5, 5), int)) is None
 
 

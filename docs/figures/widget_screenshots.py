@@ -39,26 +39,17 @@ def shoot(viewer, name: str) -> None:
 
 
 def training_data(root: Path) -> Path:
-    """Simulations restyled by hand (micrograph_look), as a `synthesize`-like folder."""
-    from napari_labourfree.io.tiff import write_tiff
+    """Simulations painted by the appearance engine, as a training folder."""
+    from napari_labourfree.appearance import render_dataset
     from napari_labourfree.jobs import run_job
-    from napari_labourfree.phasefield.appearance import micrograph_look
     from napari_labourfree.phasefield.dataset import simulate_dataset
     from napari_labourfree.phasefield.params import GrowthParams
 
     sims = root / "sims"
     run_job(simulate_dataset(GrowthParams(height=256, width=256, grains=40, steps=300), 12,
                              sims, seed=3, compile=False))
-    import tifffile
-
     data = root / "painted"
-    for sub in ("images", "masks"):
-        (data / sub).mkdir(parents=True)
-    for i, path in enumerate(sorted((sims / "images").glob("*.tif"))):
-        phi = tifffile.imread(path)
-        labels = tifffile.imread(sims / "labels" / path.name)
-        write_tiff(data / "images" / path.name, micrograph_look(phi, labels, i))
-        write_tiff(data / "masks" / path.name, tifffile.imread(sims / "masks" / path.name))
+    run_job(render_dataset(sims, data, 12, size=256, seed=3))
     return sims, data
 
 

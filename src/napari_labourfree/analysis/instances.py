@@ -95,9 +95,7 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
-        labels = _remove_small(labels, min_area)
-        if labels.max() > 0:
-            labels = segmentation.expand_labels(labels, distance=max(labels.shape))
+        labels = tile(_remove_small(labels, min_area))
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
 

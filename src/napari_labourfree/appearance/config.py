@@ -69,8 +69,8 @@ class AppearanceConfig:
             if f.name.startswith("p_"):
                 require(value <= 1, f"appearance {f.name} is a probability in [0, 1], "
                                     f"not {value}")
-            elif isinstance(value, tuple) and len(value) == 2:
-                require(value[0] <= value[1],
+            elif isinstance(value, tuple) and f.name != "polarity":
+                require(len(value) == 2 and value[0] <= value[1],
                         f"appearance {f.name} must be (low, high) with low <= high, not {value}")
         require(len(self.polarity) == 3 and sum(self.polarity) > 0,
                 "appearance polarity needs three weights (dark, bright, none), not all 0")

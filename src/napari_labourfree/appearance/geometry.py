@@ -15,8 +15,9 @@ from skimage import filters, measure, morphology
 
 
 def mean_diameter(labels: np.ndarray) -> float:
-    """Equivalent-circle diameter of the mean grain area (px) of a label image."""
-    n = len(np.unique(labels[labels > 0])) if (labels == 0).any() else len(np.unique(labels))
+    """Equivalent-circle diameter of the mean grain area (px) of a periodic label map
+    (every id is one whole grain, even where it wraps around an edge)."""
+    n = len(np.unique(labels[labels > 0]))
     return math.sqrt(4 * labels.size / max(n, 1) / math.pi)
 
 

@@ -27,10 +27,10 @@ class Painted:
 
 
 def interface_distance(labels: np.ndarray) -> np.ndarray:
-    """Distance (px) of each pixel to the nearest interface between two grains."""
-    line = np.zeros(labels.shape, bool)  # one-sided 1-px line where labels change
-    line[:-1] |= labels[:-1] != labels[1:]
-    line[:, :-1] |= labels[:, :-1] != labels[:, 1:]
+    """Distance (px) of each pixel to the nearest interface between two grains (ids >= 1)."""
+    from ..analysis.instances import boundaries_from_labels
+
+    line = boundaries_from_labels(labels)  # one-sided 1-px line where labels change
     if not line.any():
         return np.full(labels.shape, np.float32(max(labels.shape)))
     return ndi.distance_transform_edt(~line).astype(np.float32)
@@ -106,7 +106,7 @@ def paint(labels: np.ndarray, rng: np.random.Generator | int = 0,
             image += (target - image) * twin_lines * strength * 0.6
         f.update(line_width=round(width, 2), line_strength=round(strength, 3))
 
-    boundary = dist < config.truth_width + 0.5 if config.truth_width > 0 else dist < 0.5
+    boundary = dist < config.truth_width + 0.5
 
     for kind, p in (("boundary", config.p_boundary_particles),
                     ("interior", config.p_interior_particles)):
@@ -142,9 +142,10 @@ def paint(labels: np.ndarray, rng: np.random.Generator | int = 0,
     if chance(config.p_scan_lines):
         amount = u(config.scan_lines)
         image = image + amount * rng.standard_normal((h, 1)).astype(np.float32)
+        # lines drawn a little early or late: the structure moves with them, truth too
         shift = np.round(rng.standard_normal(h) * amount * 20).astype(int)
-        image = image[np.arange(h)[:, None], np.clip(np.arange(w)[None] - shift[:, None], 0,
-                                                     w - 1)]
+        rows = np.arange(h)[:, None], np.clip(np.arange(w)[None] - shift[:, None], 0, w - 1)
+        image, boundary, labels = image[rows], boundary[rows], labels[rows]
         f["scan_lines"] = round(amount, 3)
     if chance(config.p_shot_noise):
         photons = u(config.photons)

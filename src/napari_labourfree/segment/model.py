@@ -16,7 +16,15 @@ from ..normalise import check_image, to_network
 from ..tiling import tiled_apply
 from .options import SegmentOptions
 from .quality import assess
-from .scale import ScaleChoice, candidate_scales, equivalent_diameter, pick_scale, resize, scale_for
+from .scale import (
+    ScaleChoice,
+    candidate_scales,
+    check_range,
+    equivalent_diameter,
+    pick_scale,
+    resize,
+    scale_for,
+)
 
 KIND = "segmenter"
 DEFAULT_TILE = 512
@@ -47,6 +55,12 @@ class Segmenter:
         header, tensors = checkpoints.load(path, KIND)
         net = build_unet(header["config"]["architecture"])
         checkpoints.restore(tensors, {"unet": net}, Path(path).name)
+        grain_size = header["config"].get("grain_size")
+        if grain_size is not None:
+            try:
+                check_range(grain_size.get("range") if isinstance(grain_size, dict) else None)
+            except ValueError as err:
+                raise checkpoints.CheckpointError(f"{Path(path).name}: {err}") from None
         return cls(net.to(device), header, device)
 
     @classmethod
@@ -71,8 +85,8 @@ class Segmenter:
     @property
     def grain_range(self) -> tuple[float, float] | None:
         """Mean grain diameters (px) the model was trained on, when its header says."""
-        found = self.header["config"].get("grain_size", {}).get("range")
-        return None if found is None else (float(found[0]), float(found[1]))
+        found = self.header["config"].get("grain_size")
+        return None if found is None else check_range(found["range"])
 
     def maps(self, image: np.ndarray, *, tile: int = DEFAULT_TILE,
              overlap: int = DEFAULT_OVERLAP, tta: bool = False, normalised: bool = False,
@@ -119,6 +133,8 @@ class Segmenter:
         rescales it so the grains match the sizes it was trained on.
         """
         options = (options or SegmentOptions()).with_(**changes)
+        if options.instances == "watershed" and not self.has_distance:
+            raise ValueError("this model has no distance map; use instances='components'")
         options = options.with_(threshold=options.threshold or self.threshold)
         if options.min_evidence is None:
             options = options.with_(min_evidence=options.threshold / 2)
@@ -126,18 +142,22 @@ class Segmenter:
         x = to_network(image, self.normalisation)
         run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
         choice, found = yield from self._choose_scale(x, options, run)
-        choice.scale = min(choice.scale, math.sqrt(MAX_RESCALED_PIXELS / x.size))
+        choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS / x.size)))
         if choice.scale in found:
             maps = found[choice.scale]
         else:
             maps = yield from self.maps(self._rescaled(x, choice.scale), tta=options.tta, **run)
         if options.tta and choice.scale in found:  # the search ran without flips
             maps = yield from self.maps(self._rescaled(x, choice.scale), tta=True, **run)
+        # quality is judged at the network's scale, where its lines have their own width
+        at_network = maps[0]
         if maps.shape[-2:] != x.shape:
             maps = np.clip(resize(maps, x.shape), 0, 1)
         labels, boundaries, method = self._instances(maps, options)
-        quality = {"instances": method,
-                   **assess(maps[0], labels, options.threshold, choice, self.grain_range)}
+        small_labels = labels if at_network.shape == labels.shape else _nearest(
+            labels, at_network.shape)
+        quality = {"instances": method, **assess(at_network, small_labels, options.threshold,
+                                                 choice, self.grain_range)}
         distance = maps[1] if len(maps) > 1 else None
         return Segmentation(maps[0], boundaries, labels, distance, quality, options)
 
@@ -180,8 +200,6 @@ class Segmenter:
         )
 
         method = options.instances
-        if method == "watershed" and len(maps) < 2:
-            raise ValueError("this model has no distance map; use instances='components'")
         if method in ("auto", "watershed") and len(maps) > 1:
             labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
                                       min_area=options.min_area,
@@ -192,3 +210,10 @@ class Segmenter:
         labels = grains_from_boundaries(boundaries, min_area=options.min_area,
                                         close_gaps=options.close_gaps, fill_boundaries=True)
         return labels, boundaries, "components"
+
+
+def _nearest(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A label image resampled to ``shape`` by nearest neighbour."""
+    rows = (np.arange(shape[0]) + 0.5) * labels.shape[0] / shape[0]
+    cols = (np.arange(shape[1]) + 0.5) * labels.shape[1] / shape[1]
+    return labels[rows.astype(int)[:, None], cols.astype(int)[None, :]]

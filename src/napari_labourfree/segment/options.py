@@ -4,6 +4,7 @@ and the pipeline, with its defaults and its checks in one place."""
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 
 from ..settings import require
@@ -53,17 +54,16 @@ class SegmentOptions:
         e = self.min_evidence
         require(e is None or (_number(e) and 0 <= e < 1),
                 f"min_evidence must lie in [0, 1), not {e!r}")
-        require(isinstance(self.min_area, int) and not isinstance(self.min_area, bool)
-                and self.min_area >= 0, f"min_area must be a whole number >= 0, not "
+        require(_whole(self.min_area) and self.min_area >= 0, f"min_area must be a whole number >= 0, not "
                 f"{self.min_area!r}")
         require(_number(self.close_gaps) and 0 <= self.close_gaps <= 1000,
                 f"close_gaps must lie in 0..1000 px, not {self.close_gaps!r}")
         g = self.grain_size
         require(g in ("auto", "off") or (_number(g) and 2 <= g <= 100_000),
                 f"grain_size must be 'auto', 'off' or a diameter of 2-100000 px, not {g!r}")
-        require(isinstance(self.tile, int) and 32 <= self.tile <= 8192,
+        require(_whole(self.tile) and 32 <= self.tile <= 8192,
                 f"tile must be a whole number of 32-8192 px, not {self.tile!r}")
-        require(isinstance(self.overlap, int) and 0 <= self.overlap < self.tile / 2,
+        require(_whole(self.overlap) and 0 <= self.overlap < self.tile / 2,
                 f"overlap must be a whole number of px from 0 to under half the tile "
                 f"({self.tile}), not {self.overlap!r}")
         require(isinstance(self.tta, bool), f"tta must be True or False, not {self.tta!r}")
@@ -88,6 +88,10 @@ def parse_grain_size(text: str) -> float | str:
         return float(text)
     except ValueError:
         raise ValueError(f"grain size must be 'auto', 'off' or a diameter in px, not {text!r}")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _number(value) -> bool:

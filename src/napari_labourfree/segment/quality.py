@@ -20,7 +20,9 @@ MIN_GRAINS = 5
 
 def assess(probability: np.ndarray, labels: np.ndarray, threshold: float, scale,
            grain_range: tuple[float, float] | None) -> dict:
-    """A dict of quality figures plus ``warnings`` (plain sentences, empty when fine)."""
+    """A dict of quality figures plus ``warnings`` (plain sentences, empty when fine).
+
+    ``probability`` and ``labels`` are at the scale the network saw the image."""
     predicted = probability > threshold
     lines = boundaries_from_labels(labels) if labels.max() > 0 else np.zeros_like(predicted)
     if predicted.any() and lines.any():
@@ -38,6 +40,8 @@ def assess(probability: np.ndarray, labels: np.ndarray, threshold: float, scale,
         "scale": round(scale.scale, 4),
         "scale_source": scale.source,
         "scale_agreement": None if scale.agreement is None else round(scale.agreement, 3),
+        "scale_estimates_px": {f"{s:g}": None if d is None else round(d, 2)
+                               for s, d in scale.estimates.items()},
         "model_grain_range_px": None if grain_range is None else list(grain_range),
     }
     warnings = []

@@ -29,16 +29,14 @@ class ScaleChoice:
 
 
 def equivalent_diameter(labels: np.ndarray) -> float | None:
-    """Mean grain diameter (px) of a label image, grains on the edge counting half
-    (the Jeffries planimetric count), or None when there are no grains."""
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    if len(ids) == 0:
+    """Mean grain diameter (px) of a label image from its planimetric (Jeffries) grain
+    count, or None when there are no grains."""
+    from ..analysis.statistics import jeffries_count
+
+    if not labels.any():
         return None
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    n_edge = np.count_nonzero(np.isin(ids, edge))
-    count = len(ids) - n_edge / 2
-    return math.sqrt(4 * labels.size / (max(count, 0.5) * math.pi))
+    count = jeffries_count(labels)
+    return math.sqrt(4 * labels.size / (max(count, 0.25) * math.pi))
 
 
 def candidate_scales(shape: tuple[int, int]) -> list[float]:
@@ -87,12 +85,23 @@ def scale_for(diameter: float, grain_range: tuple[float, float]) -> float:
     return float(np.clip(math.sqrt(low * high) / diameter, 1 / 16, 4))
 
 
+def check_range(found) -> tuple[float, float]:
+    """A grain-size range from a weights file: two finite positive numbers, low < high."""
+    ok = (isinstance(found, (list, tuple)) and len(found) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  and v > 0 for v in found) and found[0] < found[1])
+    if not ok:
+        raise ValueError(f"grain-size range must be two positive numbers, low < high; "
+                         f"the weights say {found!r}")
+    return float(found[0]), float(found[1])
+
+
 def resize(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Resize a (H, W) or (C, H, W) float32 array: area averaging down, bilinear up."""
     t = torch.from_numpy(np.ascontiguousarray(x, np.float32))
     t = t[None, None] if t.ndim == 2 else t[None]
     size = tuple(shape[-2:])
-    mode = "area" if size[0] < t.shape[-2] else "bilinear"
+    mode = "area" if size[0] * size[1] < t.shape[-2] * t.shape[-1] else "bilinear"
     kwargs = {} if mode == "area" else {"align_corners": False}
     out = F.interpolate(t, size=size, mode=mode, **kwargs)[0]
     return out[0].numpy() if x.ndim == 2 else out.numpy()

@@ -34,6 +34,7 @@ class SegmenterConfig:
     epochs: int = 8
     steps_per_epoch: int = 50
     lr: float = 1e-4
+    decay_from: float = 1.0  # fraction of training after which lr falls linearly to 0
     dice: bool = False  # add a soft Dice term to BCE
     val_fraction: float = 0.1
     augment: float = 1.0  # strength of the appearance augmentation (0 = off)
@@ -50,7 +51,8 @@ class SegmenterConfig:
         require(self.base >= 1, "base width must be at least 1")
         require(self.crop_size >= 2**self.depth and self.crop_size % 2**self.depth == 0,
              f"crop size must be a multiple of {2**self.depth} (2^depth), not {self.crop_size}")
-        require(self.lr > 0, "the learning rate must be positive")
+        require(self.lr > 0 and np.isfinite(self.lr), "the learning rate must be positive")
+        require(0 <= self.decay_from <= 1, "decay_from must lie in [0, 1]")
         require(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
         require(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
         require(self.outputs in (1, 2), f"outputs must be 1 or 2 (got {self.outputs})")
@@ -102,7 +104,7 @@ def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig |
     header = None
     if resume:
         header, _ = checkpoints.load(out, KIND)
-        if header["config"]["architecture"] != config.architecture():
+        if {"outputs": 1, **header["config"]["architecture"]} != config.architecture():
             raise ValueError(f"{out.name} was trained with {header['config']['architecture']}; "
                              f"resume with the same architecture")
     return _train_job(images, masks, data, out, config, torch.device(device), header)
@@ -177,6 +179,8 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
             loss = _loss(logits.float(), y, config.dice, config.distance_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            for group in opt.param_groups:
+                group["lr"] = config.lr * _lr_factor(step, total, config.decay_from)
             opt.step()
             step += 1
             running.append(loss.item())
@@ -211,6 +215,14 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
     return out
 
 
+def _lr_factor(step: int, total: int, decay_from: float) -> float:
+    """1 until ``decay_from`` of the training, then falling linearly towards 0."""
+    start = decay_from * total
+    if step < start or start >= total:
+        return 1.0
+    return max(0.0, 1 - (step - start) / (total - start))
+
+
 def _loss(logits: torch.Tensor, target: torch.Tensor, dice: bool,
           distance_weight: float = 1.0) -> torch.Tensor:
     """BCE (+ soft Dice) on the boundary channel; BCE with soft targets on the distance."""
@@ -233,6 +245,8 @@ def distance_target(mask: np.ndarray) -> np.ndarray:
     from scipy import ndimage as ndi
     from skimage import measure
 
+    if not mask.any():  # one grain filling the view: all core
+        return np.ones(mask.shape, np.float32)
     grains = measure.label(~mask, connectivity=1)
     dist = ndi.distance_transform_edt(~mask).astype(np.float32)
     if grains.max() == 0:
