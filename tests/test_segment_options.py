@@ -111,6 +111,12 @@ def test_pick_scale_prefers_agreeing_neighbours_over_an_invented_size():
     assert none.scale == 1.0 and none.grain_size is None
 
 
+def test_pick_scale_uses_enlarged_views_for_tiny_grains():
+    # 8 px grains: invisible at full scale (the network's own size), agreeing when enlarged
+    choice = pick_scale({1: 30.0, 0.5: 60.0, 2: 8.5, 4: 8.1}, (9.6, 125))
+    assert choice.grain_size == pytest.approx(math.sqrt(8.5 * 8.1)) and choice.scale == 4
+
+
 def test_scale_for_clamps():
     assert scale_for(40, (10, 120)) == 1
     assert scale_for(1e5, (10, 120)) == 1 / 16

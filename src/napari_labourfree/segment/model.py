@@ -30,6 +30,7 @@ KIND = "segmenter"
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 MAX_RESCALED_PIXELS = 64_000_000  # enlarging an image of tiny grains stops here
+MAX_SEARCH_PIXELS = 16_000_000  # enlarged views looked at while estimating the grain size
 
 
 @dataclass
@@ -151,6 +152,13 @@ class Segmenter:
             maps = yield from self.maps(self._rescaled(x, choice.scale), tta=True, **run)
         # quality is judged at the network's scale, where its lines have their own width
         at_network = maps[0]
+        if choice.scale < 1 and len(maps) > 1:
+            # Coarse to fine: grain cores from the reduced view, where whole grains fit the
+            # network; boundary probability from full resolution, where lines are sharp.
+            fine = found.get(1.0)
+            if fine is None or options.tta:
+                fine = yield from self.maps(x, tta=options.tta, **run)
+            maps = np.stack([fine[0], resize(maps[1], x.shape)])
         if maps.shape[-2:] != x.shape:
             maps = np.clip(resize(maps, x.shape), 0, 1)
         labels, boundaries, method = self._instances(maps, options)
@@ -177,15 +185,27 @@ class Segmenter:
         if size != "auto":
             return ScaleChoice(scale_for(size, grain_range), float(size), None, {}, "user"), {}
         found, estimates = {}, {}
-        scales = candidate_scales(x.shape)
-        for k, s in enumerate(scales):
-            maps = yield from relay(self.maps(self._rescaled(x, s), **run), lambda e, k=k: Progress(
-                e.step, e.total, f"estimating grain size ({k + 1}/{len(scales)})"))
+
+        def look(s: float, note: str):
+            maps = yield from relay(self.maps(self._rescaled(x, s), **run), lambda e: Progress(
+                e.step, e.total, f"estimating grain size ({note})"))
             labels, _, _ = self._instances(maps, options.with_(min_area=4))
             diameter = equivalent_diameter(labels)
             estimates[s] = None if diameter is None else diameter / s
             found[s] = maps
-        return pick_scale(estimates, grain_range), found
+
+        scales = candidate_scales(x.shape)
+        for k, s in enumerate(scales):
+            yield from look(s, f"{k + 1}/{len(scales)}")
+        choice, s = pick_scale(estimates, grain_range), 1.0
+        # Grains too small to resolve at full scale: the network then draws its own size
+        # there, and the views disagree (or find nothing). Look at enlarged views too.
+        while _unsure(choice, grain_range) and s < 4 and x.size * (2 * s) ** 2 <= \
+                MAX_SEARCH_PIXELS:
+            s *= 2
+            yield from look(s, f"enlarged {s:g}x")
+            choice = pick_scale(estimates, grain_range)
+        return choice, found
 
     def _instances(self, maps: np.ndarray, options: SegmentOptions):
         """(labels, boundaries, method used) from the maps at the image's size.
@@ -210,6 +230,12 @@ class Segmenter:
         labels = grains_from_boundaries(boundaries, min_area=options.min_area,
                                         close_gaps=options.close_gaps, fill_boundaries=True)
         return labels, boundaries, "components"
+
+
+def _unsure(choice: ScaleChoice, grain_range: tuple[float, float]) -> bool:
+    """No grain size, disagreeing views, or grains at the small end of the model's range."""
+    return (choice.grain_size is None or choice.agreement is None or choice.agreement > 1.5
+            or choice.grain_size < 1.5 * grain_range[0])
 
 
 def _nearest(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
