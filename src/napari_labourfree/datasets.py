@@ -21,7 +21,8 @@ def simulation_files(folder: Path | str, sub: str = "images") -> list[Path]:
 
 
 def load_for_network(items, recipe: dict, notes: list[str] | None = None) -> list[np.ndarray]:
-    """Read images (grey; RGB -> luminance) and normalise each to [-1, 1] float32.
+    """Read images (grey; RGB -> its strongest colour contrast) and normalise each to
+    [-1, 1] float32.
 
     Items are paths, or 2-D arrays already in memory (e.g. napari layers).
     """
