@@ -134,8 +134,11 @@ def test_first_ctrl_c_closes_the_job_after_the_current_step():
 def test_segment_options_are_checked_first(chain, tiny_real, tmp_path, capsys, args, words):
     unet = chain[3]
     out = tmp_path / "o"
-    code = main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out), "--quiet",
-                 *args])
+    try:
+        code = main(["segment", str(tiny_real), "--model", str(unet), "--out", str(out),
+                     "--quiet", *args])
+    except SystemExit as stop:  # argparse's own checks (types, choices) exit directly
+        code = stop.code
     assert code == 2
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
