@@ -80,6 +80,7 @@ def main() -> None:
     segment = SegmentWidget(viewer)
     dock = viewer.window.add_dock_widget(segment, name="Segment")
     segment.image.value = viewer.layers["micrograph [sample]"]
+    segment.use_default.value = True  # the built-in default, not the quick U-Net above
     segment.pixel_size.value = 0.1
     segment.run.clicked.emit()
     wait(segment)
