@@ -52,7 +52,7 @@ def evaluate(segment, items) -> dict:
 
 def learned(weights: Path, **options):
     from napari_labourfree.jobs import run_job
-    from napari_labourfree.segment.model import Segmenter
+    from napari_labourfree.segmenter.model import Segmenter
 
     model = Segmenter.load(weights)
 
@@ -64,8 +64,8 @@ def learned(weights: Path, **options):
 
 
 def main() -> None:
-    from napari_labourfree.segment.classical import classical_boundaries
-    from napari_labourfree.segment.default import default_weights
+    from napari_labourfree.segmenter.classical import classical_boundaries
+    from napari_labourfree.segmenter.default import default_weights
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared"))

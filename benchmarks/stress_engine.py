@@ -46,8 +46,8 @@ def main() -> None:
     from napari_labourfree.appearance.paint import gallery_factors
     from napari_labourfree.jobs import run_job
     from napari_labourfree.phasefield.solver import GrowthParams, simulate
-    from napari_labourfree.segment.default import default_weights
-    from napari_labourfree.segment.model import Segmenter
+    from napari_labourfree.segmenter.default import default_weights
+    from napari_labourfree.segmenter.model import Segmenter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")

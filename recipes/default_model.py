@@ -41,8 +41,8 @@ def main() -> None:
     from napari_labourfree.jobs import run_job
     from napari_labourfree.phasefield.dataset import simulate_dataset
     from napari_labourfree.phasefield.params import GrowthParams
-    from napari_labourfree.segment.model import Segmenter
-    from napari_labourfree.segment.train import segmenter_config, train_segmenter
+    from napari_labourfree.segmenter.model import Segmenter
+    from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=Path("out/default-model"))

@@ -8,8 +8,8 @@ from safetensors.torch import save_file
 
 from napari_labourfree import checkpoints
 from napari_labourfree.checkpoints import CheckpointError
-from napari_labourfree.segment.model import Segmenter
-from napari_labourfree.segment.unet import UNet
+from napari_labourfree.segmenter.model import Segmenter
+from napari_labourfree.segmenter.unet import UNet
 from napari_labourfree.style.model import StyleModel
 from napari_labourfree.style.networks import init_weights
 from napari_labourfree.style.train import CycleGAN

@@ -7,9 +7,9 @@ from napari_labourfree.appearance import AppearanceConfig, mean_diameter, paint,
 from napari_labourfree.appearance.paint import gallery_factors
 from napari_labourfree.checkpoints import read_header
 from napari_labourfree.jobs import run_job
-from napari_labourfree.segment.default import default_weights
-from napari_labourfree.segment.model import Segmenter
-from napari_labourfree.segment.scale import resize
+from napari_labourfree.segmenter.default import default_weights
+from napari_labourfree.segmenter.model import Segmenter
+from napari_labourfree.segmenter.scale import resize
 
 PLAIN = gallery_factors()["plain dark lines"]
 

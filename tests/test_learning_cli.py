@@ -76,7 +76,7 @@ def test_segment_errors(chain, tiny_real, tmp_path, capsys, case, words):
     model = {"style-as-segmenter": str(style), "no-default": "default",
              "missing-model": str(tmp_path / "x.safetensors"), "corrupt-model": str(bad)}[case]
     if case == "no-default":
-        from napari_labourfree.segment import default
+        from napari_labourfree.segmenter import default
 
         try:
             default.default_weights()

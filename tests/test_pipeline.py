@@ -9,7 +9,7 @@ import tifffile
 from napari_labourfree.cli import main
 from napari_labourfree.jobs import run_job
 from napari_labourfree.pipeline import PipelinePlan, run_pipeline
-from napari_labourfree.segment.classical import classical_boundaries
+from napari_labourfree.segmenter.classical import classical_boundaries
 
 TINY = {"size": 64, "grains": 10, "steps": 100, "crop_size": 32, "steps_per_epoch": 4,
         "depth": 2, "base": 4, "ngf": 4, "ndf": 4, "n_blocks": 1}
@@ -72,7 +72,7 @@ def test_segment_the_built_in_sample(tmp_path, unet_weights):
 
 @pytest.fixture(scope="module")
 def unet_weights(tiny_sims, tmp_path_factory):
-    from napari_labourfree.segment.train import segmenter_config, train_segmenter
+    from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
 
     out = tmp_path_factory.mktemp("p") / "u.safetensors"
     config = segmenter_config("fast", epochs=1, steps_per_epoch=5, depth=2, base=4,
@@ -84,8 +84,8 @@ def test_the_built_in_default_model_ships_and_finds_dark_boundaries(tmp_path):
     from napari_labourfree._sample_data import synthetic_micrograph
     from napari_labourfree.analysis.metrics import boundary_f1
     from napari_labourfree.checkpoints import read_header
-    from napari_labourfree.segment.default import default_weights
-    from napari_labourfree.segment.model import Segmenter
+    from napari_labourfree.segmenter.default import default_weights
+    from napari_labourfree.segmenter.model import Segmenter
 
     weights = default_weights()
     assert weights.stat().st_size < 8_000_000

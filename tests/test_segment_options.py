@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from napari_labourfree.analysis.instances import grains_from_maps
-from napari_labourfree.segment.options import SegmentOptions, parse_grain_size
-from napari_labourfree.segment.quality import assess
-from napari_labourfree.segment.scale import (
+from napari_labourfree.segmenter.options import SegmentOptions, parse_grain_size
+from napari_labourfree.segmenter.quality import assess
+from napari_labourfree.segmenter.scale import (
     ScaleChoice,
     candidate_scales,
     equivalent_diameter,
@@ -16,7 +16,7 @@ from napari_labourfree.segment.scale import (
     resize,
     scale_for,
 )
-from napari_labourfree.segment.train import distance_target
+from napari_labourfree.segmenter.train import distance_target
 
 from conftest import square_grid
 

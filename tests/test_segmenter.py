@@ -8,9 +8,9 @@ import torch
 from napari_labourfree import checkpoints
 from napari_labourfree.analysis.metrics import boundary_f1
 from napari_labourfree.jobs import run_job
-from napari_labourfree.segment.augment import vary_appearance
-from napari_labourfree.segment.model import Segmenter
-from napari_labourfree.segment.train import segmenter_config, split_validation, train_segmenter
+from napari_labourfree.segmenter.augment import vary_appearance
+from napari_labourfree.segmenter.model import Segmenter
+from napari_labourfree.segmenter.train import segmenter_config, split_validation, train_segmenter
 
 TINY = {"depth": 2, "base": 8, "crop_size": 48, "batch_size": 4, "val_fraction": 0.2}
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from napari_labourfree.jobs import run_job
-from napari_labourfree.segment.unet import UNet
+from napari_labourfree.segmenter.unet import UNet
 from napari_labourfree.tiling import tile_starts, tiled_apply
 
 

@@ -14,7 +14,7 @@ from napari_labourfree._widgets.segmenter import SegmenterWidget
 from napari_labourfree._widgets.style import PREVIEW, StyleWidget
 from napari_labourfree.io.tables import read_csv
 from napari_labourfree.jobs import run_job
-from napari_labourfree.segment.train import segmenter_config, train_segmenter
+from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
 
 WIDGETS = {
     "Style (CycleGAN)": StyleWidget,

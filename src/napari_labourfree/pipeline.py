@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .jobs import Job, Progress, relay
-from .segment.options import SegmentOptions
+from .segmenter.options import SegmentOptions
 
 PRESETS = {
     # about 15 minutes on a 2-core laptop CPU
@@ -76,9 +76,9 @@ def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
-    from .segment.batch import segment_files
-    from .segment.model import Segmenter
-    from .segment.train import segmenter_config, train_segmenter
+    from .segmenter.batch import segment_files
+    from .segmenter.model import Segmenter
+    from .segmenter.train import segmenter_config, train_segmenter
     from .style.model import synthesize
     from .style.train import style_config, train_style
 

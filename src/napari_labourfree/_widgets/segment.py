@@ -19,7 +19,7 @@ from napari.utils.notifications import show_warning
 
 from ..devices import DEVICE_CHOICES, pick_device
 from ..jobs import Progress, relay
-from ..segment.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
+from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
 from ._layers import grey_frames, layer_pixel_size
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 def _default_available() -> bool:
-    from ..segment.default import default_weights
+    from ..segmenter.default import default_weights
 
     try:
         default_weights()
@@ -97,7 +97,7 @@ class SegmentWidget(JobWidget):
 
     def _weights_path(self) -> Path:
         if self.use_default.value:
-            from ..segment.default import default_weights
+            from ..segmenter.default import default_weights
 
             return default_weights()
         text = self.weights.line_edit.value.strip()
@@ -111,7 +111,7 @@ class SegmentWidget(JobWidget):
             self.error("open an image layer first")
             return
         try:
-            from ..segment.model import Segmenter
+            from ..segmenter.model import Segmenter
 
             frames = grey_frames(layer)
             model = Segmenter.load(self._weights_path(), pick_device(self.device.value))

@@ -44,14 +44,14 @@ class SegmenterWidget(JobWidget):
         self.load_default.changed.connect(self._load_default)
 
     def _preset_chosen(self, preset: str) -> None:
-        from ..segment.train import segmenter_config
+        from ..segmenter.train import segmenter_config
 
         c = segmenter_config(preset)
         self.epochs.value, self.steps.value = c.epochs, c.steps_per_epoch
         self.crop.value, self.batch.value = c.crop_size, c.batch_size
 
     def _start(self) -> None:
-        from ..segment.train import segmenter_config, train_segmenter
+        from ..segmenter.train import segmenter_config, train_segmenter
 
         try:
             data, weights = _path(self.data), _path(self.weights)
@@ -88,7 +88,7 @@ class SegmenterWidget(JobWidget):
         self._use(path)
 
     def _load_default(self) -> None:
-        from ..segment.default import default_weights
+        from ..segmenter.default import default_weights
 
         try:
             self._use(default_weights())

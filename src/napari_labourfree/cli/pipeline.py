@@ -40,7 +40,7 @@ def add_to(sub) -> None:
 def run(args) -> int:
     from ..devices import pick_device
     from ..pipeline import PipelinePlan, run_pipeline
-    from ..segment.options import SegmentOptions
+    from ..segmenter.options import SegmentOptions
     from ..units import PixelSize
 
     plan = PipelinePlan(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..segment.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
+from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from . import refuse_existing, run_with_progress
 
 
@@ -74,7 +74,7 @@ def _grain_size(text: str):
 def resolve_model(name: str) -> Path:
     """'default' -> the weights shipped in the package; anything else is a path."""
     if name == "default":
-        from ..segment.default import default_weights
+        from ..segmenter.default import default_weights
 
         return default_weights()
     path = Path(name)
@@ -86,8 +86,8 @@ def resolve_model(name: str) -> Path:
 def run(args) -> int:
     from ..devices import pick_device
     from ..io.images import list_images
-    from ..segment.batch import output_names, segment_files
-    from ..segment.model import Segmenter
+    from ..segmenter.batch import output_names, segment_files
+    from ..segmenter.model import Segmenter
     from ..units import PixelSize
     from .grains import _print_table
 

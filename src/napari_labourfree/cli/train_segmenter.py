@@ -39,7 +39,7 @@ def add_to(sub) -> None:
 
 def run(args) -> int:
     from ..devices import pick_device
-    from ..segment.train import segmenter_config, train_segmenter
+    from ..segmenter.train import segmenter_config, train_segmenter
 
     config = segmenter_config(
         args.preset, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,

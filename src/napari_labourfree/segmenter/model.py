@@ -39,7 +39,7 @@ class Segmentation:
     boundaries: np.ndarray   # bool, the lines between the grains (or probability > threshold)
     labels: np.ndarray       # uint32 grains (boundary pixels given to the nearest grain)
     distance: np.ndarray | None = None  # float32 distance map, when the model has one
-    quality: dict = field(default_factory=dict)  # see segment.quality.assess
+    quality: dict = field(default_factory=dict)  # see segmenter.quality.assess
     options: SegmentOptions | None = None  # what was used (threshold filled in)
 
 
