@@ -252,7 +252,7 @@ def _histograms(tables, area_key: str, path: Path) -> None:
 
 def _metrics_table(plan: PipelinePlan) -> list[str]:
     from .analysis.metrics import evaluate_pair, mean_over_images
-    from .cli.evaluate import group_by_image, load_side
+    from .analysis.pairing import group_by_image, load_side
 
     pred = group_by_image(sorted(plan.segmented.glob("*_boundaries.tif"))
                           + sorted(plan.segmented.glob("*_labels.tif")))
