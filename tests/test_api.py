@@ -44,3 +44,9 @@ def test_importing_the_package_loads_no_torch_or_qt():
                          check=True).stdout
     assert out.strip() == "[]"
     assert set(lf.__all__) <= set(dir(lf))
+
+
+def test_one_version_string():
+    from importlib.metadata import version
+
+    assert version("napari-labourfree") == lf.__version__
