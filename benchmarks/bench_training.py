@@ -44,7 +44,8 @@ def main() -> None:
     from napari_labourfree.phasefield.dataset import simulate_dataset
     from napari_labourfree.phasefield.params import GrowthParams
     from napari_labourfree.segmenter.model import Segmenter
-    from napari_labourfree.segmenter.train import build_unet, segmenter_config, train_segmenter
+    from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
+    from napari_labourfree.segmenter.unet import build_unet
     from napari_labourfree.style.train import style_config, train_style
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

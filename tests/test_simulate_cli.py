@@ -55,7 +55,9 @@ def test_refuses_a_non_empty_folder_unless_told(tmp_path, capsys):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     assert main(["simulate", "--count", "1", "--out", str(out), *TINY]) == 2
-    assert "not empty" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not empty" in err and "allow overwriting to replace an earlier run there " \
+        "(--overwrite)" in err
     assert main(["simulate", "--count", "1", "--out", str(out), "--overwrite", *TINY]) == 0
     assert (out / "notes.txt").read_text() == "mine"  # the user's file survives
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.folders import prepare_output_dir
 from ..io.images import read_image
 from ..io.tiff import write_text, write_tiff
 from ..jobs import Job, Progress
@@ -32,8 +33,6 @@ def render_dataset(sims: Path | str, out: Path | str, count: int, *, size: int =
                    overwrite: bool = False) -> Job[dict]:
     """Job: ``count`` painted micrographs of ``size`` px from the structures in ``sims`` (a
     `labourfree simulate` folder). Checks its inputs before it starts."""
-    from ..phasefield.dataset import prepare_output_dir
-
     config = (config or AppearanceConfig()).validate()
     if not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be a whole number >= 1, not {count!r}")

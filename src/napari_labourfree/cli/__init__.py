@@ -128,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
             PermissionError, IsADirectoryError) as err:
-        print(f"labourfree {args.command}: error: {err}", file=sys.stderr)
+        message = str(err)
+        if "allow overwriting" in message and hasattr(args, "overwrite"):
+            message += " (--overwrite)"  # the core names the option, the CLI its flag
+        print(f"labourfree {args.command}: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # full disk and friends: say what, not a traceback
         print(f"labourfree {args.command}: error: {err.strerror or err} "

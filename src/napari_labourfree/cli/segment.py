@@ -121,10 +121,12 @@ def run(args) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
         return 130
-    _print_table([(name, "image", summary, size) for name, summary, size, _ in rows])
-    unsure = [(name, q["warnings"]) for name, _, _, q in rows if q and q.get("warnings")]
-    for name, warnings in unsure:
-        print(f"warning: {name}: " + "; ".join(warnings), file=sys.stderr)
+    _print_table([(name, "image", summary, size) for name, summary, size, *_ in rows])
+    for name, _, _, quality, notes in rows:
+        for note in notes:
+            print(f"{name}: {note}", file=sys.stderr)
+        if quality and quality.get("warnings"):
+            print(f"warning: {name}: " + "; ".join(quality["warnings"]), file=sys.stderr)
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
     return 0
 

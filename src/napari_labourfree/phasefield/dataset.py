@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io.folders import prepare_output_dir
 from ..io.tiff import write_text, write_tiff
 from ..jobs import Job, Progress, relay
 from ..provenance import versions
@@ -32,29 +33,6 @@ SUBDIRS = ("images", "masks", "labels", "snapshots")
 def structure_seed(seed: int, index: int) -> np.random.SeedSequence:
     """Seed of structure ``index``: the same whatever the count or batch size."""
     return np.random.SeedSequence([seed, index])
-
-
-def prepare_output_dir(out: Path, overwrite: bool = False, prefix: str = "structure_") -> Path:
-    """Make ``out`` ready; refuse a non-empty folder unless ``overwrite``.
-
-    With ``overwrite`` only what an earlier simulation wrote there (our sub-folders' TIFFs and
-    meta.json) is removed; anything else the user keeps in the folder is left alone.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(
-                f"output folder {out} is not empty; choose a new folder or allow overwriting "
-                "(--overwrite) to replace an earlier simulation there")
-        for sub in SUBDIRS:
-            for old in (out / sub).glob(f"{prefix}*.tif"):
-                old.unlink()
-        (out / "meta.json").unlink(missing_ok=True)
-    for sub in SUBDIRS[:3]:
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -85,7 +63,7 @@ def simulate_dataset(
     batch_size = batch_size or default_batch_size(device)
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1 (got {batch_size})")
-    out = prepare_output_dir(Path(out), overwrite)
+    out = prepare_output_dir(Path(out), overwrite, SUBDIRS)
     return _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot_every)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..jobs import Job, Progress, relay
@@ -20,7 +19,7 @@ def segment_files(model, paths: list[Path], out: Path, *, options=None,
                   weights_name: str = "") -> Job[list]:
     """Job: for each image, boundaries, labels (with the pixel size in ImageJ tags), grain
     CSV + summary JSON and an overlay PNG in ``out``. Returns rows (name, summary, size,
-    quality).
+    quality, notes); notes (e.g. "RGB converted to grey ...") are also in the JSON.
 
     ``options`` (a :class:`SegmentOptions`) go to :meth:`Segmenter.segment`; ``pixel_size``
     overrides the files'.
@@ -41,11 +40,10 @@ def segment_files(model, paths: list[Path], out: Path, *, options=None,
             import json
 
             summary = json.loads((out / f"{path.stem}_grains_summary.json").read_text())
-            rows.append((path.name, summary["summary"], None, summary.get("quality")))
+            rows.append((path.name, summary["summary"], None, summary.get("quality"),
+                         summary.get("notes", [])))
             continue
         loaded = read_image(path, grey=True)
-        for note in loaded.notes:
-            print(f"{path.name}: {note}", file=sys.stderr)
         size = pixel_size or loaded.pixel_size
         result = yield from relay(
             model.segment(loaded.data, options),
@@ -67,9 +65,10 @@ def segment_files(model, paths: list[Path], out: Path, *, options=None,
             "image": path.name, "input": str(path), "model": weights_name,
             "pixel_size": None if size is None else size.as_dict(),
             "parameters": {**result.options.to_dict(), "include_border": include_border},
-            "quality": result.quality, "software": versions(), "summary": summary,
+            "quality": result.quality, "notes": loaded.notes, "software": versions(),
+            "summary": summary,
             "grain_table": f"{path.stem}_grains.csv"})
-        rows.append((path.name, summary, size, result.quality))
+        rows.append((path.name, summary, size, result.quality, loaded.notes))
     return rows
 
 

@@ -16,6 +16,7 @@ from ..normalise import check_image, to_network
 from ..tiling import tiled_apply
 from .options import SegmentOptions
 from .quality import assess
+from .unet import build_unet
 from .scale import (
     ScaleChoice,
     candidate_scales,
@@ -51,8 +52,6 @@ class Segmenter:
 
     @classmethod
     def load(cls, path: Path | str, device: torch.device | str = "cpu") -> Segmenter:
-        from .train import build_unet
-
         header, tensors = checkpoints.load(path, KIND)
         net = build_unet(header["config"]["architecture"])
         checkpoints.restore(tensors, {"unet": net}, Path(path).name)

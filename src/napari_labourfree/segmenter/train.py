@@ -19,7 +19,7 @@ from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..provenance import versions
 from ..settings import check_weights_output, from_preset, require
 from .augment import resize_pair, vary_appearance
-from .unet import UNet
+from .unet import build_unet
 
 KIND = "segmenter"
 
@@ -77,15 +77,6 @@ def segmenter_config(preset: str = "fast", **overrides) -> SegmenterConfig:
     if overrides.get("zoom") is not None:
         overrides["zoom"] = tuple(overrides["zoom"])
     return from_preset(SegmenterConfig, PRESETS, preset, overrides, "segmenter")
-
-
-def build_unet(arch: dict) -> UNet:
-    if arch.get("name") != "unet":
-        raise checkpoints.CheckpointError(f"unknown segmenter architecture {arch.get('name')!r}")
-    if arch.get("outputs", 1) not in (1, 2):
-        raise checkpoints.CheckpointError(f"a segmenter has 1 or 2 outputs, not "
-                                          f"{arch.get('outputs')!r}")
-    return UNet(arch["depth"], arch["base"], arch["channels"], arch.get("outputs", 1))
 
 
 def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig | None = None,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..checkpoints import CheckpointError
+
 
 def _double_conv(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -49,3 +51,13 @@ class UNet(nn.Module):
         for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
             x = merge(torch.cat([up(x), skip], dim=1))
         return self.head(x)
+
+
+def build_unet(arch: dict) -> UNet:
+    """The U-Net a weights file's architecture record describes."""
+    if arch.get("name") != "unet":
+        raise CheckpointError(f"unknown segmenter architecture {arch.get('name')!r}")
+    if arch.get("outputs", 1) not in (1, 2):
+        raise CheckpointError(f"a segmenter has 1 or 2 outputs, not "
+                                          f"{arch.get('outputs')!r}")
+    return UNet(arch["depth"], arch["base"], arch["channels"], arch.get("outputs", 1))

@@ -78,7 +78,7 @@ def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
     (copied byte for byte from the simulation, never re-derived) and ``out/meta.json``.
     Inputs and the output folder are checked now, before the job starts.
     """
-    from ..phasefield.dataset import prepare_output_dir
+    from ..io.folders import prepare_output_dir
 
     sim = Path(sim)
     images = simulation_files(sim)
