@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import square_grid
 
 from napari_labourfree.analysis.instances import grains_from_maps
 from napari_labourfree.segmenter.options import SegmentOptions, parse_grain_size
@@ -17,8 +18,6 @@ from napari_labourfree.segmenter.scale import (
     scale_for,
 )
 from napari_labourfree.segmenter.train import distance_target
-
-from conftest import square_grid
 
 
 @pytest.mark.parametrize("changes, words", [

@@ -40,13 +40,10 @@ def load_segmenter(model: str | Path = "default", device: str = "auto"):
     True
     """
     from .devices import pick_device
-    from .segmenter.default import default_weights
+    from .segmenter.default import resolve_weights
     from .segmenter.model import Segmenter
 
-    path = default_weights() if str(model) == "default" else Path(model)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such weights file: {path}")
-    return Segmenter.load(path, pick_device(device))
+    return Segmenter.load(resolve_weights(model), pick_device(device))
 
 
 def segment(image: np.ndarray, model="default", options: SegmentOptions | None = None,

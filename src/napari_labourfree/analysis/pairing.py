@@ -40,8 +40,8 @@ def group_by_image(paths: list[Path]) -> dict[str, dict[str, Path]]:
 
 def load_side(files: dict[str, Path], threshold: float | None = None):
     """(boundary mask, labels or None) from one image's files."""
-    from .instances import boundaries_from_image
     from ..io.images import read_image
+    from .instances import boundaries_from_image
 
     boundary = labels = None
     if "boundaries" in files:

@@ -9,7 +9,6 @@ painted on top and are *not* boundaries; particles belong to the grains around t
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

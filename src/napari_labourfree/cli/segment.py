@@ -71,22 +71,12 @@ def _grain_size(text: str):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def resolve_model(name: str) -> Path:
-    """'default' -> the weights shipped in the package; anything else is a path."""
-    if name == "default":
-        from ..segmenter.default import default_weights
-
-        return default_weights()
-    path = Path(name)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such weights file: {path}")
-    return path
-
 
 def run(args) -> int:
     from ..devices import pick_device
     from ..io.images import list_images
     from ..segmenter.batch import output_names, segment_files
+    from ..segmenter.default import resolve_weights
     from ..segmenter.model import Segmenter
     from ..units import PixelSize
     from .grains import _print_table
@@ -109,7 +99,7 @@ def run(args) -> int:
                     args.overwrite)
     user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
     device = pick_device(args.device)
-    weights = resolve_model(args.model)
+    weights = resolve_weights(args.model)
     model = Segmenter.load(weights, device)
     print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
           file=sys.stderr)

@@ -16,3 +16,13 @@ def default_weights() -> Path:
             "this version ships no built-in default segmenter yet; train one with "
             "`labourfree train-segmenter` and pass it with --model WEIGHTS")
     return path
+
+
+def resolve_weights(model: str | Path) -> Path:
+    """'default' -> the shipped weights; anything else is a weights file that must exist."""
+    if str(model) == "default":
+        return default_weights()
+    path = Path(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such weights file: {path}")
+    return path

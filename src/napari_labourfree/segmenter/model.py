@@ -16,7 +16,6 @@ from ..normalise import check_image, to_network
 from ..tiling import tiled_apply
 from .options import SegmentOptions
 from .quality import assess
-from .unet import build_unet
 from .scale import (
     ScaleChoice,
     candidate_scales,
@@ -26,6 +25,7 @@ from .scale import (
     resize,
     scale_for,
 )
+from .unet import build_unet
 
 KIND = "segmenter"
 DEFAULT_TILE = 512

@@ -31,7 +31,7 @@ def assess(probability: np.ndarray, labels: np.ndarray, threshold: float, scale,
     else:
         closed = 0.0 if predicted.any() else 1.0
     uncertain = float(np.mean((probability > 0.3) & (probability < 0.7)))
-    grains = int(len(np.unique(labels[labels > 0])))
+    grains = len(np.unique(labels[labels > 0]))
     quality = {
         "grains": grains,
         "closed_boundary_fraction": round(closed, 4),

@@ -9,6 +9,7 @@ few scales, and the one that agrees with its neighbour wins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -61,7 +62,7 @@ def pick_scale(estimates: dict[float, float | None], grain_range: tuple[float, f
     usable = {s: d for s, d in estimates.items() if d and low <= d * s <= high}
     scales = sorted(usable, reverse=True)
     best, agreement = None, None
-    for a, b in zip(scales, scales[1:]):
+    for a, b in itertools.pairwise(scales):
         if not math.isclose(a, 2 * b):
             continue
         ratio = max(usable[a], usable[b]) / min(usable[a], usable[b])
