@@ -87,6 +87,7 @@ def run(args) -> int:
         threshold=args.threshold, grain_size=args.grain_size, instances=args.instances,
         seed_threshold=args.seed_threshold, min_area=args.min_area,
         close_gaps=args.close_gaps, tile=args.tile, overlap=args.overlap, tta=args.tta)
+    weights = resolve_weights(args.model)  # before anything is written
     if [str(p) for p in args.images] == ["sample"] and not Path("sample").exists():
         inputs = [_write_sample(args.out, args.overwrite)]
     else:
@@ -99,7 +100,6 @@ def run(args) -> int:
                     args.overwrite)
     user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
     device = pick_device(args.device)
-    weights = resolve_weights(args.model)
     model = Segmenter.load(weights, device)
     print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
           file=sys.stderr)
