@@ -29,7 +29,8 @@ def part_coloured(args) -> dict:
     import torch
 
     from napari_labourfree.jobs import run_job
-    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+    from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.solver import simulate
 
     params = GrowthParams(height=args.size, width=args.size, grains=args.grains, steps=args.steps)
     compile = not args.no_compile
@@ -51,7 +52,8 @@ def part_coloured(args) -> dict:
 
 def part_dense(args) -> dict:
     from napari_labourfree.phasefield.reference import grow_dense
-    from napari_labourfree.phasefield.solver import GrowthParams, initial_labels
+    from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.solver import initial_labels
 
     params = GrowthParams(height=args.size, width=args.size, grains=args.grains, steps=args.steps)
     labels = initial_labels(params, [0])[0]
@@ -67,7 +69,8 @@ def part_batched(args) -> dict:
     import torch
 
     from napari_labourfree.jobs import run_job
-    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+    from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.solver import simulate
 
     params = GrowthParams(height=args.size, width=args.size, grains=args.grains, steps=args.steps)
     batch = args.batch

@@ -45,7 +45,8 @@ def main() -> None:
     from napari_labourfree.appearance.geometry import periodic_view
     from napari_labourfree.appearance.paint import gallery_factors
     from napari_labourfree.jobs import run_job
-    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+    from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.solver import simulate
     from napari_labourfree.segmenter.default import default_weights
     from napari_labourfree.segmenter.model import Segmenter
 

@@ -9,11 +9,14 @@ import pytest
 
 import napari_labourfree as lf
 from napari_labourfree import api
+from napari_labourfree.analysis import statistics
 
 
-def test_docstring_examples_run():
-    result = doctest.testmod(api, optionflags=doctest.ELLIPSIS)
-    assert result.attempted >= 5 and result.failed == 0
+@pytest.mark.slow
+@pytest.mark.parametrize("module", [api, statistics], ids=["api", "statistics"])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 1 and result.failed == 0
 
 
 def test_three_lines_from_image_to_table():

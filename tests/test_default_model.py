@@ -21,7 +21,8 @@ def model():
 
 @pytest.fixture(scope="module")
 def structure():
-    from napari_labourfree.phasefield.solver import GrowthParams, simulate
+    from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.solver import simulate
 
     params = GrowthParams(height=192, width=192, grains=24, steps=300)
     return run_job(simulate(params, seeds=(4242,), compile=False)).labels[0]
@@ -41,6 +42,7 @@ def test_the_default_records_how_it_was_made(model):
     assert model.has_distance and model.grain_range[0] < 15 < 100 < model.grain_range[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("factor", [0.25, 0.5, 1, 2, 4])
 def test_grain_count_holds_when_the_image_is_rescaled(model, structure, factor):
     # one 256 px image with 40 px grains (about 40 of them), then the same image resized:

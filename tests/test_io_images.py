@@ -119,3 +119,24 @@ def test_units():
         PixelSize(1, "pixel")
     with pytest.raises(ValueError, match="positive"):
         PixelSize(float("nan"))
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from napari_labourfree.io.atomic import write_text
+    from napari_labourfree.io.tiff import write_tiff
+
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        write_tiff(tmp_path / "a.tif", np.zeros((4, 4), np.uint8))
+    finally:
+        os.umask(mask)
+    for name in ("a.txt", "a.tif"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    (tmp_path / "a.txt").chmod(0o640)  # a replaced file keeps the mode its owner gave it
+    write_text(tmp_path / "a.txt", "y")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o640
+    assert not list(tmp_path.glob(".*.part"))

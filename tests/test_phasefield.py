@@ -94,6 +94,7 @@ def coarsening():
     return params, run(params, seeds=(3,), snapshot_every=250, track_energy=True)
 
 
+@pytest.mark.slow
 def test_free_energy_never_increases(coarsening):
     _, result = coarsening
     energy = np.array([e[0] for _, e in result.energies])
@@ -180,6 +181,7 @@ def test_batch_equals_one_by_one():
     np.testing.assert_allclose(both.phi[1], one.phi[0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_compiled_step_matches_eager():
     pytest.importorskip("torch._inductor")
     params = GrowthParams(height=48, width=64, grains=12, steps=100)

@@ -24,6 +24,7 @@ def trained(tiny_sims, tmp_path_factory):
     return out, events
 
 
+@pytest.mark.slow
 def test_a_tiny_unet_learns_simulated_boundaries(trained, tiny_sims):
     out, events = trained
     header = checkpoints.read_header(out)

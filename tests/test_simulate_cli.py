@@ -9,7 +9,7 @@ import tifffile
 from napari_labourfree.cli import main
 from napari_labourfree.jobs import run_job
 from napari_labourfree.phasefield.dataset import simulate_dataset
-from napari_labourfree.phasefield.solver import GrowthParams
+from napari_labourfree.phasefield.params import GrowthParams
 
 TINY = ["--size", "48x64", "--grains", "10", "--steps", "30", "--no-compile", "--quiet"]
 

@@ -14,6 +14,7 @@ from napari_labourfree.analysis.statistics import (
     grain_table,
     growth_series,
     lineal_intercepts,
+    stack_tables,
 )
 from napari_labourfree.units import PixelSize
 
@@ -155,3 +156,20 @@ def test_growth_series_follows_coarsening():
     assert with_units["mean_area_um2"] == pytest.approx([0.25, 1, 4])
     with pytest.raises(ValueError, match="stack"):
         growth_series(frames[0])
+
+
+def test_per_frame_tables_stack_into_one_with_a_frame_column():
+    first, second = square_grid(64, 16), square_grid(64, 32)
+    tables = [grain_table(first), grain_table(second)]
+    stacked = stack_tables(tables)
+    assert list(stacked)[:2] == ["frame", "label"]
+    counts = [len(t["label"]) for t in tables]
+    assert counts[0] > counts[1] > 0
+    assert stacked["frame"].tolist() == [0] * counts[0] + [1] * counts[1]
+    assert np.array_equal(stacked["area_px"], np.r_[tables[0]["area_px"], tables[1]["area_px"]])
+    empty = grain_table(np.zeros((8, 8), int))
+    assert stack_tables([empty, tables[1]])["frame"].tolist() == [1] * counts[1]
+    with pytest.raises(ValueError, match="at least one"):
+        stack_tables([])
+    with pytest.raises(ValueError, match="frame 1's grain table has columns"):
+        stack_tables([tables[0], grain_table(second, PixelSize(0.5, "um"))])

@@ -13,6 +13,7 @@ TINY = {"ngf": 8, "ndf": 8, "n_blocks": 2, "crop_size": 48, "preview_every": 10,
         "checkpoint_every": 1000, "pool_size": 10}
 
 
+@pytest.mark.slow
 def test_losses_fall_on_a_toy_pair_of_domains(tiny_sims, tiny_real, tmp_path):
     events = []
     config = style_config("fast", iterations=120, **TINY)

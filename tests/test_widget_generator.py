@@ -30,6 +30,7 @@ def test_docks_from_the_manifest(make_napari_viewer):
     assert isinstance(widget, MicrostructureGenerator)
 
 
+@pytest.mark.slow
 def test_preview_adds_phi_boundaries_and_grains_with_a_time_axis(widget, qtbot):
     viewer, w = widget
     w.preview.clicked.emit()

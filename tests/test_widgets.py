@@ -10,7 +10,7 @@ from napari_labourfree._widgets._shared import shared
 from napari_labourfree._widgets.compare import CompareWidget
 from napari_labourfree._widgets.grain_stats import GrainStatsWidget
 from napari_labourfree._widgets.segment import SegmentWidget
-from napari_labourfree._widgets.segmenter import SegmenterWidget
+from napari_labourfree._widgets.segmenter_training import SegmenterTrainingWidget
 from napari_labourfree._widgets.style import PREVIEW, StyleWidget
 from napari_labourfree.io.tables import read_csv
 from napari_labourfree.jobs import run_job
@@ -18,7 +18,7 @@ from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
 
 WIDGETS = {
     "Style (CycleGAN)": StyleWidget,
-    "Segmenter (U-Net)": SegmenterWidget,
+    "Segmenter (U-Net)": SegmenterTrainingWidget,
     "Segment": SegmentWidget,
     "Grain statistics": GrainStatsWidget,
     "Compare synthetic vs real": CompareWidget,
@@ -105,6 +105,7 @@ def test_segment_stack_and_rgb(make_napari_viewer, qtbot, tiny_sims, unet, error
     assert not errors
 
 
+@pytest.mark.slow
 def test_segment_cancel_leaves_no_result_and_a_usable_widget(make_napari_viewer, qtbot,
                                                               unet, errors):
     viewer = make_napari_viewer()
@@ -238,6 +239,7 @@ def test_compare(make_napari_viewer, qtbot, errors):
     assert "SSIM" in w.table.value and "entropy" in w.table.value
 
 
+@pytest.mark.slow
 def test_style_train_cancel_synthesize_stylize(make_napari_viewer, qtbot, tiny_sims,
                                                tiny_real, tmp_path, errors):
     viewer = make_napari_viewer()
@@ -273,7 +275,7 @@ def test_style_train_cancel_synthesize_stylize(make_napari_viewer, qtbot, tiny_s
 def test_segmenter_trains_and_hands_its_weights_to_segment(make_napari_viewer, qtbot,
                                                            tiny_sims, tmp_path, errors):
     viewer = make_napari_viewer()
-    w = SegmenterWidget(viewer)
+    w = SegmenterTrainingWidget(viewer)
     segment = SegmentWidget(viewer)
     w.data.value, w.weights.value, w.device.value = tiny_sims, tmp_path / "u.safetensors", "cpu"
     w.epochs.value, w.steps.value, w.crop.value = 2, 5, 32
@@ -288,6 +290,7 @@ def test_segmenter_trains_and_hands_its_weights_to_segment(make_napari_viewer, q
     assert errors and w.train.enabled
 
 
+@pytest.mark.slow
 def test_end_to_end(make_napari_viewer, qtbot, tmp_path, errors):
     """simulate -> style -> synthesize -> train -> segment -> table -> CSV, all in the GUI."""
     from napari_labourfree._widgets.generator import MicrostructureGenerator
@@ -315,7 +318,7 @@ def test_end_to_end(make_napari_viewer, qtbot, tmp_path, errors):
     style.synthesize.clicked.emit()
     wait(qtbot, style)
 
-    segmenter = SegmenterWidget(viewer)
+    segmenter = SegmenterTrainingWidget(viewer)
     segmenter.data.value, segmenter.weights.value = tmp_path / "syn", tmp_path / "u.safetensors"
     segmenter.epochs.value, segmenter.steps.value, segmenter.crop.value = 1, 3, 32
     segmenter.device.value = "cpu"
@@ -338,6 +341,7 @@ def test_end_to_end(make_napari_viewer, qtbot, tmp_path, errors):
     assert len(read_csv(tmp_path / "real.csv")["label"]) == stats.table.rowCount()
 
 
+@pytest.mark.slow
 def test_sample_micrograph_with_ground_truth(make_napari_viewer):
     viewer = make_napari_viewer()
     viewer.open_sample("napari-labourfree", "micrograph")

@@ -16,7 +16,8 @@ from napari_labourfree.appearance import AppearanceConfig, paint, periodic_view 
 from napari_labourfree.appearance.geometry import mean_diameter  # noqa: E402
 from napari_labourfree.appearance.paint import gallery_factors  # noqa: E402
 from napari_labourfree.jobs import run_job  # noqa: E402
-from napari_labourfree.phasefield.solver import GrowthParams, simulate  # noqa: E402
+from napari_labourfree.phasefield.params import GrowthParams  # noqa: E402
+from napari_labourfree.phasefield.solver import simulate  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "images" / "appearance_gallery.png"
 

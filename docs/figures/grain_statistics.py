@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 
 from napari_labourfree.analysis.instances import grains_from_boundaries  # noqa: E402
 from napari_labourfree.analysis.statistics import grain_summary, grain_table  # noqa: E402
-from napari_labourfree.phasefield.solver import GrowthParams, simulate  # noqa: E402
+from napari_labourfree.phasefield.params import GrowthParams  # noqa: E402
+from napari_labourfree.phasefield.solver import simulate  # noqa: E402
 from napari_labourfree.jobs import run_job  # noqa: E402
 from napari_labourfree.units import PixelSize  # noqa: E402
 

@@ -59,7 +59,7 @@ def main() -> None:
     from napari_labourfree._widgets.compare import CompareWidget
     from napari_labourfree._widgets.grain_stats import GrainStatsWidget
     from napari_labourfree._widgets.segment import SegmentWidget
-    from napari_labourfree._widgets.segmenter import SegmenterWidget
+    from napari_labourfree._widgets.segmenter_training import SegmenterTrainingWidget
     from napari_labourfree._widgets.style import StyleWidget
 
     root = Path(tempfile.mkdtemp())
@@ -67,7 +67,7 @@ def main() -> None:
     viewer = napari.Viewer()
     viewer.window.resize(1500, 950)
 
-    segmenter = SegmenterWidget(viewer)
+    segmenter = SegmenterTrainingWidget(viewer)
     dock = viewer.window.add_dock_widget(segmenter, name="Segmenter (U-Net)")
     segmenter.data.value, segmenter.weights.value = data, root / "unet.safetensors"
     segmenter.epochs.value, segmenter.device.value = 6, "cpu"

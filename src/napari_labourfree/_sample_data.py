@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .jobs import run_job
-from .phasefield.solver import GrowthParams, simulate
+from .phasefield.params import GrowthParams
+from .phasefield.solver import simulate
 
 # an etched, optical look: dark lines, shaded grains, uneven light, a little blur and noise
 SAMPLE_LOOK = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_relief=0, p_twins=0,

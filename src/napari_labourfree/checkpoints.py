@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch
 
-from .io.tiff import atomic_write
+from .io.atomic import atomic_write
 
 FORMAT = "napari-labourfree"
 VERSION = 1
-KIND_NAMES = {"style": "style (CycleGAN)", "segmenter": "segmenter (U-Net)"}
+STYLE, SEGMENTER = "style", "segmenter"  # the two kinds of weights file
+KIND_NAMES = {STYLE: "style (CycleGAN)", SEGMENTER: "segmenter (U-Net)"}
 
 
 class CheckpointError(ValueError):

@@ -169,7 +169,7 @@ def _load_timings(out: Path) -> dict:
 
 
 def _save_timings(out: Path, timings: dict) -> None:
-    from .io.tiff import write_text
+    from .io.atomic import write_text
 
     write_text(out / "timings.json", json.dumps(timings, indent=2))
 
@@ -216,7 +216,7 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list) -> Path
     lines += ["", "![area and circularity of grains inside the images](report/histograms.png)"]
     if plan.truth is not None:
         lines += ["", "## Against the ground truth", ""] + _metrics_table(plan)
-    from .io.tiff import write_text
+    from .io.atomic import write_text
 
     report = plan.out / "report.md"
     write_text(report, "\n".join(lines) + "\n")

@@ -48,3 +48,9 @@ def layer_pixel_size(layer, typed: float = 0.0, unit: str = "um") -> PixelSize |
         if found is not None:
             return found
     return PixelSize(typed, unit, "typed") if typed > 0 else None
+
+
+def as_features(table: dict) -> dict:
+    """A grain table as a Labels layer's features: napari maps rows to label ids through
+    the ``index`` column."""
+    return {"index": table["label"], **table}

@@ -15,7 +15,8 @@ from napari.utils.notifications import show_info
 
 from ..devices import DEVICE_CHOICES, pick_device
 from ..phasefield.dataset import simulate_dataset
-from ..phasefield.solver import GrowthParams, boundary_mask, simulate
+from ..phasefield.params import GrowthParams
+from ..phasefield.solver import boundary_mask, simulate
 from ._base import JobWidget, show_layer
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 from ..jobs import Progress
 from ..units import UNIT_CHOICES, PixelSize
 from ._base import JobWidget
-from ._layers import layer_pixel_size
+from ._layers import as_features, layer_pixel_size
 from ._plots import clear, make_canvas
 
 if TYPE_CHECKING:
@@ -25,19 +25,17 @@ SHOWN = ("label", "area", "equivalent_diameter", "perimeter", "circularity", "as
 
 def _measure(labels: np.ndarray, size: PixelSize | None, include_border: bool):
     """Job: grain table (with ``index``/``frame`` columns), summary, growth series."""
-    from ..analysis.statistics import grain_summary, grain_table, growth_series
+    from ..analysis.statistics import grain_summary, grain_table, growth_series, stack_tables
 
     frames = labels if labels.ndim == 3 else labels[None]
     tables, summaries = [], []
     for k, frame in enumerate(frames):
         table = grain_table(frame, size)
         summaries.append(grain_summary(frame, table, size, include_border))
-        tables.append({"index": table["label"], "frame": np.full(len(table["label"]), k),
-                       **table})
+        tables.append(table)
         yield Progress(k + 1, len(frames), f"frame {k + 1}/{len(frames)}")
-    merged = {key: np.concatenate([t[key] for t in tables]) for key in tables[0]}
     growth = growth_series(frames, size, include_border) if len(frames) > 1 else None
-    return merged, summaries[-1], growth
+    return as_features(stack_tables(tables)), summaries[-1], growth
 
 
 class GrainStatsWidget(JobWidget):

@@ -22,7 +22,7 @@ from ..jobs import Progress, relay
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
-from ._layers import grey_frames, layer_pixel_size
+from ._layers import as_features, grey_frames, layer_pixel_size
 from ._shared import shared
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def _segment_frames(model, frames, options, size):
     Label ids stay unique across frames (frame k's ids follow frame k-1's), so one feature
     table with a ``frame`` column describes the whole stack.
     """
-    from ..analysis.statistics import grain_table
+    from ..analysis.statistics import grain_table, stack_tables
 
     probabilities, stacks, tables, qualities = [], [], [], []
     offset = 0
@@ -172,11 +172,10 @@ def _segment_frames(model, frames, options, size):
         labels = result.labels.astype(np.uint32)
         labels[labels > 0] += offset
         table["label"] = table["label"] + offset
-        table = {"index": table["label"], "frame": np.full(len(table["label"]), k), **table}
         offset = int(labels.max(initial=offset))
         probabilities.append(result.probability)
         qualities.append(result.quality)
         stacks.append(labels)
         tables.append(table)
-    merged = {key: np.concatenate([t[key] for t in tables]) for key in tables[0]}
-    return np.stack(probabilities), np.stack(stacks), merged, qualities
+    return (np.stack(probabilities), np.stack(stacks), as_features(stack_tables(tables)),
+            qualities)

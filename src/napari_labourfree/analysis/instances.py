@@ -95,7 +95,7 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
-        labels = tile(_remove_small(labels, min_area))
+        labels = fill_unlabelled(_remove_small(labels, min_area))
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
 
@@ -157,7 +157,7 @@ def _split_at_necks(interior: np.ndarray, labels: np.ndarray, h: float) -> np.nd
     return split
 
 
-def tile(labels: np.ndarray) -> np.ndarray:
+def fill_unlabelled(labels: np.ndarray) -> np.ndarray:
     """Give every unlabelled pixel to its nearest grain (no change if none is unlabelled)."""
     labels = np.asarray(labels)
     if labels.max() == 0 or labels.min() > 0:

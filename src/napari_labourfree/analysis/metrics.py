@@ -16,7 +16,7 @@ from scipy import ndimage as ndi
 from scipy.stats import ks_2samp
 from skimage import morphology
 
-from .instances import border_labels, grains_from_boundaries, tile
+from .instances import border_labels, fill_unlabelled, grains_from_boundaries
 
 AP_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.951, 0.05), 2))
 MAIN_KEYS = ("iou", "boundary_f1", "ari", "ap", "count_error")
@@ -75,7 +75,7 @@ def adjusted_rand_index(pred_labels: np.ndarray, true_labels: np.ndarray,
     keep = true > 0 if true_boundary is None else ~_bool2d(true_boundary) & (true > 0)
     if not keep.any():
         return math.nan
-    return float(adjusted_rand_score(true[keep], tile(pred)[keep]))
+    return float(adjusted_rand_score(true[keep], fill_unlabelled(pred)[keep]))
 
 
 def matched_iou(pred_labels: np.ndarray, true_labels: np.ndarray):
@@ -135,7 +135,7 @@ def evaluate_pair(pred_boundary: np.ndarray | None, true_boundary: np.ndarray,
         pred_labels = grains_from_boundaries(pred_boundary)
     if true_labels is None:
         true_labels = grains_from_boundaries(true_boundary)
-    pred_tiled, true_tiled = tile(pred_labels), tile(true_labels)
+    pred_tiled, true_tiled = fill_unlabelled(pred_labels), fill_unlabelled(true_labels)
 
     result = pixel_iou(pred_boundary, true_boundary)
     result.update(boundary_f1(pred_boundary, true_boundary, tolerance))

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import write_text
 from ..io.folders import prepare_output_dir
 from ..io.images import read_image
-from ..io.tiff import write_text, write_tiff
+from ..io.tiff import write_tiff
 from ..jobs import Job, Progress
 from ..provenance import versions
 from .config import AppearanceConfig

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tiff import atomic_write
+from .atomic import atomic_write
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

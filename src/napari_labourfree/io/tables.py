@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tiff import write_text
+from .atomic import write_text
 
 
 def _cell(value) -> str:

@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io.atomic import write_text
 from ..io.folders import prepare_output_dir
-from ..io.tiff import write_text, write_tiff
+from ..io.tiff import write_tiff
 from ..jobs import Job, Progress, relay
 from ..provenance import versions
-from .solver import GrowthParams, grow, initial_labels
+from .params import GrowthParams
+from .solver import grow, initial_labels
 
 SUBDIRS = ("images", "masks", "labels", "snapshots")
 

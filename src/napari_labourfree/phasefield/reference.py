@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .solver import GrowthParams, allen_cahn_step, boundary_mask, phi_of
+from .params import GrowthParams
+from .solver import allen_cahn_step, boundary_mask, phi_of
 
 
 def dense_fields(labels: np.ndarray) -> torch.Tensor:

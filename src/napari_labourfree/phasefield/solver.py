@@ -21,7 +21,7 @@ import torch
 
 from ..jobs import Job, Progress
 from . import colouring
-from .params import MIN_AREA_PER_GRAIN, MIN_SIZE, GrowthParams  # noqa: F401 (re-exported)
+from .params import GrowthParams
 from .voronoi import voronoi_structure
 
 TAIL_CUTOFF = 1e-12  # |eta| below this is set to 0 (keeps eta^3 a normal float32)

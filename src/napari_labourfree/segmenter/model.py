@@ -27,7 +27,6 @@ from .scale import (
 )
 from .unet import build_unet
 
-KIND = "segmenter"
 DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 MAX_RESCALED_PIXELS = 64_000_000  # enlarging an image of tiny grains stops here
@@ -52,7 +51,7 @@ class Segmenter:
 
     @classmethod
     def load(cls, path: Path | str, device: torch.device | str = "cpu") -> Segmenter:
-        header, tensors = checkpoints.load(path, KIND)
+        header, tensors = checkpoints.load(path, checkpoints.SEGMENTER)
         net = build_unet(header["config"]["architecture"])
         checkpoints.restore(tensors, {"unet": net}, Path(path).name)
         grain_size = header["config"].get("grain_size")

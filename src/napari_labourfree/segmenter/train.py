@@ -11,17 +11,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoints
-from ..datasets import CropSampler, load_for_network, simulation_files
 from ..devices import autocast
 from ..io.images import read_image
 from ..jobs import Job, Progress, run_job
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..provenance import versions
 from ..settings import check_weights_output, from_preset, require
+from ..training_data import CropSampler, load_for_network, simulation_files
 from .augment import resize_pair, vary_appearance
 from .unet import build_unet
-
-KIND = "segmenter"
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,7 @@ def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig |
                                 f"{' ...' if len(missing) > 3 else ''}")
     header = None
     if resume:
-        header, _ = checkpoints.load(out, KIND)
+        header, _ = checkpoints.load(out, checkpoints.SEGMENTER)
         if {"outputs": 1, **header["config"]["architecture"]} != config.architecture():
             raise ValueError(f"{out.name} was trained with {header['config']['architecture']}; "
                              f"resume with the same architecture")
@@ -134,7 +132,7 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     start, history = 0, []
     if header is not None:
-        _, tensors = checkpoints.load(out, KIND)
+        _, tensors = checkpoints.load(out, checkpoints.SEGMENTER)
         checkpoints.restore(tensors, {"unet": net}, out.name)
         checkpoints.restore_optimizers(header, tensors, {"unet": opt})
         start = header["config"]["training"]["step"]
@@ -150,7 +148,7 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
                "threshold": 0.5, "training": training, "versions": versions()}
         if grain_size:
             cfg["grain_size"] = grain_size
-        checkpoints.save(out, KIND, cfg, {"unet": net}, {"unet": opt})
+        checkpoints.save(out, checkpoints.SEGMENTER, cfg, {"unet": net}, {"unet": opt})
 
     step, started = start, time.perf_counter()
     running = []

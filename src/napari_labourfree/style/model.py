@@ -10,16 +10,15 @@ import numpy as np
 import torch
 
 from .. import checkpoints
-from ..datasets import simulation_files
 from ..devices import autocast
-from ..io.tiff import atomic_write, write_text, write_tiff
+from ..io.atomic import atomic_write, write_text
+from ..io.tiff import write_tiff
 from ..jobs import Job, Progress, relay
 from ..normalise import from_network, to_network
 from ..provenance import versions
 from ..tiling import tiled_apply
+from ..training_data import simulation_files
 from .networks import ResnetGenerator
-
-KIND = "style"
 
 
 class StyleModel:
@@ -31,7 +30,7 @@ class StyleModel:
 
     @classmethod
     def load(cls, path: Path | str, device: torch.device | str = "cpu") -> StyleModel:
-        header, tensors = checkpoints.load(path, KIND)
+        header, tensors = checkpoints.load(path, checkpoints.STYLE)
         arch = header["config"]["architecture"]
         if arch.get("name") != "cyclegan-resnet":
             raise checkpoints.CheckpointError(

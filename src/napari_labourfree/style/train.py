@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoints
-from ..datasets import CropSampler, load_for_network, simulation_files
 from ..devices import autocast
 from ..io.images import list_images
 from ..jobs import Job, Progress
@@ -20,9 +19,8 @@ from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..normalise import check_image, from_network
 from ..provenance import versions
 from ..settings import check_weights_output, from_preset, require
+from ..training_data import CropSampler, load_for_network, simulation_files
 from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
-
-KIND = "style"
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     real_files = _items(real if isinstance(real, (list, tuple)) else [real], "real")
     header = None
     if resume:
-        header, _ = checkpoints.load(out, KIND)
+        header, _ = checkpoints.load(out, checkpoints.STYLE)
         stored = header["config"]["architecture"]
         if stored != config.architecture():
             raise ValueError(f"{out.name} was trained with {stored}; resume with the same "
@@ -157,7 +155,7 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
                              lr=config.lr, betas=(config.beta1, 0.999))
     start = 0
     if header is not None:
-        _, tensors = checkpoints.load(out, KIND)
+        _, tensors = checkpoints.load(out, checkpoints.STYLE)
         checkpoints.restore(tensors, model.modules_to_save(), out.name)
         checkpoints.restore_optimizers(header, tensors, {"G": opt_g, "D": opt_d})
         start = header["config"]["training"]["iteration"]
@@ -183,7 +181,7 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
                     "device": str(device), "notes": notes[:20]}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
                "training": training, "versions": versions()}
-        checkpoints.save(out, KIND, cfg, model.modules_to_save(), {"G": opt_g, "D": opt_d})
+        checkpoints.save(out, checkpoints.STYLE, cfg, model.modules_to_save(), {"G": opt_g, "D": opt_d})
 
     it = start
     started = time.perf_counter()

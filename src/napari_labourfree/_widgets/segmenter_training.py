@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import napari
 
 
-class SegmenterWidget(JobWidget):
+class SegmenterTrainingWidget(JobWidget):
     """Train the U-Net on synthetic (image, mask) pairs; validation figures per epoch."""
 
     title = "Segmenter (U-Net)"
