@@ -40,6 +40,17 @@ def test_a_loaded_model_is_reused_and_bad_options_are_named():
         lf.segmentt  # noqa: B018
 
 
+def test_simulate_gives_reproducible_structures_and_names_bad_parameters():
+    a = lf.simulate(height=64, width=80, grains=8, steps=50, seeds=3, device="cpu")
+    b = lf.simulate(lf.GrowthParams(height=64, width=80, grains=8, steps=50), seeds=[3])
+    assert a.labels.shape == (1, 64, 80) and np.array_equal(a.labels, b.labels)
+    assert 2 <= a.grain_counts()[0] <= 8
+    with pytest.raises(TypeError, match="unknown simulation parameter.*grain; known"):
+        lf.simulate(grain=8)
+    with pytest.raises(ValueError, match="dt"):
+        lf.simulate(dt=5.0)
+
+
 def test_importing_the_package_loads_no_torch_or_qt():
     code = ("import sys, napari_labourfree as lf; "
             "print(sorted(m for m in ('torch', 'qtpy', 'napari') if m in sys.modules))")

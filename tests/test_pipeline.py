@@ -47,6 +47,14 @@ def test_pipeline_refuses_missing_inputs(tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_pipeline_refuses_unknown_overrides_before_doing_anything(tiny_real, tmp_path):
+    plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run",
+                        overrides={**TINY, "epoch": 3, "grain": 9})
+    with pytest.raises(ValueError, match=r"unknown pipeline override\(s\) epoch, grain; known"):
+        run_pipeline(plan, "cpu")
+    assert not (tmp_path / "run").exists()
+
+
 def test_classical_baseline_finds_dark_lines():
     from napari_labourfree._sample_data import synthetic_micrograph
     from napari_labourfree.analysis.metrics import boundary_f1

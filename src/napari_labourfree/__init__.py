@@ -12,8 +12,8 @@ stays cheap. See docs/api.md.
 
 __version__ = "0.1.0"
 
-__all__ = ["GrainTable", "PixelSize", "SegmentOptions", "grain_summary", "grain_table",
-           "load_segmenter", "sample_micrograph", "segment"]
+__all__ = ["GrainTable", "GrowthParams", "PixelSize", "SegmentOptions", "grain_summary",
+           "grain_table", "load_segmenter", "sample_micrograph", "segment", "simulate"]
 
 
 def __getattr__(name: str):

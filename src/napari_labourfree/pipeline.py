@@ -19,6 +19,9 @@ PRESETS = {
     # the paper's sizes: 300 structures, ResNet-9 CycleGAN, 200 U-Net epochs (GPU)
     "paper": {"count": 300, "size": 512, "grains": 112, "steps": 1000},
 }
+STYLE_OVERRIDES = ("crop_size", "ngf", "ndf", "n_blocks")
+SEGMENTER_OVERRIDES = ("crop_size", "depth", "base", "steps_per_epoch", "batch_size")
+OVERRIDES = sorted({*PRESETS["fast"], *STYLE_OVERRIDES, *SEGMENTER_OVERRIDES})
 
 
 @dataclass
@@ -32,7 +35,7 @@ class PipelinePlan:
     epochs: int | None = None
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     pixel_size: object = None
-    overrides: dict | None = None  # any preset value: size, grains, steps, crop_size, ...
+    overrides: dict | None = None  # any of OVERRIDES: size, grains, steps, crop_size, ...
 
     @property
     def sims(self) -> Path:
@@ -61,6 +64,10 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
 
     if plan.preset not in PRESETS:
         raise ValueError(f"unknown preset {plan.preset!r}; choose one of {', '.join(PRESETS)}")
+    unknown = sorted(set(plan.overrides or {}) - set(OVERRIDES))
+    if unknown:
+        raise ValueError(f"unknown pipeline override(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(OVERRIDES)}")
     plan.real = list_images(plan.real)
     if plan.truth is not None:
         plan.truth = list_images(plan.truth if isinstance(plan.truth, (list, tuple))
@@ -86,9 +93,8 @@ def _pipeline_job(plan: PipelinePlan, device):
     preset = {**PRESETS[plan.preset], **{k: extra.pop(k) for k in list(extra)
                                         if k in PRESETS[plan.preset]}}
     count = plan.count or preset["count"]
-    style_extra = {k: extra[k] for k in ("crop_size", "ngf", "ndf", "n_blocks") if k in extra}
-    seg_extra = {k: extra[k] for k in ("crop_size", "depth", "base", "steps_per_epoch",
-                                       "batch_size") if k in extra}
+    style_extra = {k: extra[k] for k in STYLE_OVERRIDES if k in extra}
+    seg_extra = {k: extra[k] for k in SEGMENTER_OVERRIDES if k in extra}
     timings = _load_timings(plan.out)
     n = len(STAGES)
 
