@@ -223,3 +223,16 @@ def test_bad_parameters_are_named(change, words):
 def test_stability_limit_follows_kappa_and_mobility():
     assert GrowthParams(kappa=1, mobility=1).dt_max == pytest.approx(1 / 6)
     assert GrowthParams(kappa=2, mobility=2).dt_max == pytest.approx(1 / 20)
+
+
+def test_seeds_never_land_on_the_edge_of_the_periodic_box():
+    # `seeds %= box` once rounded -1e-17 up to exactly 64.0 (structure 18 of
+    # `simulate --count 19 --size 64 --grains 8 --seed 0`), which the k-d tree refuses.
+    from napari_labourfree.phasefield.dataset import structure_seed
+    from napari_labourfree.phasefield.voronoi import wrap
+
+    assert wrap(np.array([[-1e-17, 63.9]]), np.array([64.0, 64.0])).tolist() == [[0.0, 63.9]]
+    for shape in ((64, 64), (17, 33), (48, 80)):
+        for index in range(120):
+            labels = voronoi_structure(8, shape, structure_seed(0, index), regularity=5)
+            assert labels.shape == shape and labels.min() == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 # Spellings seen in ImageJ, OME, Zeiss and user input -> the ASCII name used in column
 # headers (area_um2) and the length of one unit in millimetres (for ASTM E112).
 _UNITS = {
@@ -19,6 +21,7 @@ _UNITS = {
     "in": ("in", 25.4), "inch": ("in", 25.4),
 }
 UNIT_CHOICES = ("nm", "um", "mm")
+MIN_PIXEL_MM, MAX_PIXEL_MM = 1e-9, 10.0  # 1 pm to 10 mm: anything else is a typo
 
 
 def normalise_unit(unit: str) -> str:
@@ -41,11 +44,15 @@ class PixelSize:
     source: str = "user"
 
     def __post_init__(self):
-        if not (isinstance(self.value, (int, float)) and math.isfinite(self.value)
-                and self.value > 0):
-            raise ValueError(f"pixel size must be a positive number, not {self.value!r}")
-        object.__setattr__(self, "value", float(self.value))
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
+                or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"pixel size must be a positive number, not {value!r}")
+        object.__setattr__(self, "value", float(value))
         object.__setattr__(self, "unit", normalise_unit(self.unit))
+        if not MIN_PIXEL_MM <= self.mm <= MAX_PIXEL_MM:
+            raise ValueError(f"pixel size {self.value:g} {self.unit} is out of range: a pixel "
+                             "lies between 1 pm (electron microscopes) and 10 mm (photographs)")
 
     @property
     def mm(self) -> float:

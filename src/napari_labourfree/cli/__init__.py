@@ -84,6 +84,14 @@ class _GracefulInterrupt:
         return False
 
 
+def user_pixel_size(args):
+    """``--pixel-size``/``--unit`` as a checked PixelSize, or None when not given (0 is an
+    error, not 'not given')."""
+    from ..units import PixelSize
+
+    return None if args.pixel_size is None else PixelSize(args.pixel_size, args.unit, "user")
+
+
 def refuse_existing(paths, overwrite: bool) -> None:
     """Raise FileExistsError naming the outputs that exist, unless ``overwrite``."""
     existing = [str(p) for p in paths if Path(p).exists()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import refuse_existing
+from . import refuse_existing, user_pixel_size
 
 
 def add_to(sub) -> None:
@@ -67,12 +67,11 @@ def run(args) -> int:
     from ..analysis.statistics import grain_summary, grain_table
     from ..io.images import list_images, read_image
     from ..io.tables import write_csv, write_json
-    from ..units import PixelSize
 
     inputs = list_images(args.inputs)
     outputs = output_paths(inputs, args.out, args.series)
     refuse_existing([p for pair in outputs for p in pair], args.overwrite)
-    user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
+    user_size = user_pixel_size(args)
     options = {"min_area": args.min_area, "close_gaps": args.close_gaps,
                "fill_boundaries": args.fill_boundaries}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import run_with_progress
+from . import run_with_progress, user_pixel_size
 
 
 def add_to(sub) -> None:
@@ -41,13 +41,12 @@ def run(args) -> int:
     from ..devices import pick_device
     from ..pipeline import PipelinePlan, run_pipeline
     from ..segmenter.options import SegmentOptions
-    from ..units import PixelSize
 
     plan = PipelinePlan(
         real=args.real, out=args.out, preset=args.preset, truth=args.truth, count=args.count,
         iterations=args.iterations, epochs=args.epochs,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
-        pixel_size=PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None)
+        pixel_size=user_pixel_size(args))
     device = pick_device(args.device)
     job = run_pipeline(plan, device)
     print(f"labourfree pipeline: preset {args.preset}, {len(plan.real)} real image(s), "

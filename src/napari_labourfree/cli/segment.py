@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
-from . import refuse_existing, run_with_progress
+from . import refuse_existing, run_with_progress, user_pixel_size
 
 
 def add_to(sub) -> None:
@@ -78,7 +78,6 @@ def run(args) -> int:
     from ..segmenter.batch import output_names, segment_files
     from ..segmenter.default import resolve_weights
     from ..segmenter.model import Segmenter
-    from ..units import PixelSize
     from .grains import _print_table
 
     if args.out.exists() and not args.out.is_dir():
@@ -98,7 +97,7 @@ def run(args) -> int:
         raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
     refuse_existing([args.out / n for s in stems for n in output_names(s, args.save_probability)],
                     args.overwrite)
-    user_size = PixelSize(args.pixel_size, args.unit, "user") if args.pixel_size else None
+    user_size = user_pixel_size(args)
     device = pick_device(args.device)
     model = Segmenter.load(weights, device)
     print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",

@@ -43,8 +43,15 @@ def lloyd_relax(seeds: np.ndarray, shape: tuple[int, int], iterations: int) -> n
         )
         moved = counts > 0
         seeds[moved] += shift[moved] / counts[moved, None]
-        seeds %= box
+        seeds = wrap(seeds, box)
     return seeds
+
+
+def wrap(points: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """Points folded into [0, box): ``%`` alone can round a tiny negative value up to
+    exactly ``box``, which the periodic k-d tree refuses."""
+    points = points % box
+    return np.where(points >= box, 0.0, points)
 
 
 def random_seeds(
