@@ -60,20 +60,32 @@ class PipelinePlan:
 
 def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     """Check the plan now; return the job (which returns the report's path)."""
-    from .io.images import list_images
+    from .io.folders import FolderLock, check_apart, locked
+    from .io.images import list_images, read_image
+    from .normalise import check_image
 
+    # everything is checked here, before minutes of simulation
     if plan.preset not in PRESETS:
         raise ValueError(f"unknown preset {plan.preset!r}; choose one of {', '.join(PRESETS)}")
     unknown = sorted(set(plan.overrides or {}) - set(OVERRIDES))
     if unknown:
         raise ValueError(f"unknown pipeline override(s) {', '.join(unknown)}; "
                          f"known: {', '.join(OVERRIDES)}")
+    for name in ("count", "iterations", "epochs"):
+        value = getattr(plan, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    truth = [] if plan.truth is None else (
+        list(plan.truth) if isinstance(plan.truth, (list, tuple)) else [plan.truth])
+    check_apart(plan.out, [*plan.real, *truth])
     plan.real = list_images(plan.real)
+    for path in plan.real:  # unreadable, NaN, stacks: refused now, with the file's name
+        check_image(read_image(path, grey=True).data, name=str(path))
     if plan.truth is not None:
-        plan.truth = list_images(plan.truth if isinstance(plan.truth, (list, tuple))
-                                 else [plan.truth])
-    plan.out.mkdir(parents=True, exist_ok=True)
-    return _pipeline_job(plan, device)
+        plan.truth = list_images(truth)
+    lock = FolderLock(plan.out, "pipeline")
+    return locked(_pipeline_job(plan, device), lock)
 
 
 STAGES = ("simulate", "train style", "synthesize", "train segmenter", "segment", "report")
@@ -136,7 +148,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     # 5. segment the real images
     start = time.perf_counter()
     model = Segmenter.load(plan.segmenter, device)
-    rows = yield from relay(segment_files(
+    rows, failures = yield from relay(segment_files(
         model, plan.real, plan.segmented, options=plan.segment,
         pixel_size=plan.pixel_size, skip_done=True, weights_name=str(plan.segmenter)), tag(4))
     timings.setdefault("segment", time.perf_counter() - start)
@@ -144,7 +156,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     # 6. report
     yield Progress(0, 1, f"[6/{n}] report")
     history = checkpoints.read_header(plan.segmenter)["config"]["training"]["history"]
-    report = write_report(plan, rows, timings, history)
+    report = write_report(plan, rows, timings, history, failures)
     yield Progress(1, 1, f"[6/{n}] report: {report}")
     return report
 
@@ -180,7 +192,8 @@ def _save_timings(out: Path, timings: dict) -> None:
     write_text(out / "timings.json", json.dumps(timings, indent=2))
 
 
-def write_report(plan: PipelinePlan, rows, timings: dict, history: list) -> Path:
+def write_report(plan: PipelinePlan, rows, timings: dict, history: list,
+                 failures=()) -> Path:
     """report.md with sample pictures, grain-size histograms and (with a truth) metrics."""
     from .io.images import read_image
     from .io.pictures import to_uint8, write_png
@@ -220,6 +233,9 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list) -> Path
                      f"{_fmt(summary.get('astm_g_planimetric'), '.2f')} |")
     _histograms(tables, area_key, pictures / "histograms.png")
     lines += ["", "![area and circularity of grains inside the images](report/histograms.png)"]
+    if failures:
+        lines += ["", "## Images that could not be segmented", ""]
+        lines += [f"- {name}: {message}" for name, message in failures]
     if plan.truth is not None:
         lines += ["", "## Against the ground truth", ""] + _metrics_table(plan)
     from .io.atomic import write_text

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.atomic import write_text
-from ..io.folders import prepare_output_dir
+from ..io.atomic import all_or_none, write_text
+from ..io.folders import FolderLock, check_apart, locked, prepare_output_dir
 from ..io.images import read_image
 from ..io.tiff import write_tiff
 from ..jobs import Job, Progress
@@ -43,8 +43,14 @@ def render_dataset(sims: Path | str, out: Path | str, count: int, *, size: int =
     if not sources:
         raise FileNotFoundError(f"{sims} holds no simulated structures (labels/*.tif); "
                                 "run `labourfree simulate` first")
-    out = prepare_output_dir(Path(out), overwrite, prefix="look_")
-    return _render_job(sources, out, count, size, config, seed)
+    check_apart(out, [sims])
+    lock = FolderLock(out, "paint")
+    try:
+        out = prepare_output_dir(Path(out), overwrite, prefix="look_")
+    except BaseException:
+        lock.release()
+        raise
+    return locked(_render_job(sources, out, count, size, config, seed), lock)
 
 
 def _render_job(sources, out, count, size, config, seed):
@@ -62,10 +68,11 @@ def _render_job(sources, out, count, size, config, seed):
         labels = periodic_view(structures[k], (size, size), diameter / diameters[k], rng)
         painted = paint(labels, rng, config, diameter)
         name = f"look_{i:04d}.tif"
-        write_tiff(out / "images" / name, painted.image)
-        write_tiff(out / "masks" / name, painted.mask.astype(np.uint8) * 255)
-        write_tiff(out / "labels" / name, painted.labels.astype(
-            np.uint16 if painted.labels.max() < 2**16 else np.uint32))
+        with all_or_none([out / sub / name for sub in ("images", "masks", "labels")]):
+            write_tiff(out / "images" / name, painted.image)
+            write_tiff(out / "masks" / name, painted.mask.astype(np.uint8) * 255)
+            write_tiff(out / "labels" / name, painted.labels.astype(
+                np.uint16 if painted.labels.max() < 2**16 else np.uint32))
         meta["images"].append({"name": name, "structure": sources[k].name,
                                "grains": int(painted.labels.max()), **painted.factors})
         if (i + 1) % 50 == 0 or i + 1 == count:

@@ -101,6 +101,17 @@ def refuse_existing(paths, overwrite: bool) -> None:
         raise FileExistsError(f"would overwrite {shown}; use --overwrite to replace")
 
 
+def describe_os_error(err: OSError) -> str:
+    """One line: what went wrong and with which file (never an empty '()')."""
+    import errno
+
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        what = "the disk is full (or over quota)"
+    else:
+        what = err.strerror or str(err) or type(err).__name__
+    return f"{what}: {err.filename}" if err.filename else what
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labourfree",
@@ -142,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labourfree {args.command}: error: {message}", file=sys.stderr)
         return 2
     except OSError as err:  # full disk and friends: say what, not a traceback
-        print(f"labourfree {args.command}: error: {err.strerror or err} "
-              f"({getattr(err, 'filename', '') or ''})", file=sys.stderr)
+        print(f"labourfree {args.command}: error: {describe_os_error(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\nlabourfree {args.command}: interrupted", file=sys.stderr)

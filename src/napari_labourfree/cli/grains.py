@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 
@@ -63,45 +64,81 @@ def output_paths(inputs: list[Path], out: Path, series: bool = False
 
 
 def run(args) -> int:
-    from ..analysis.instances import grains_from_image
-    from ..analysis.statistics import grain_summary, grain_table
-    from ..io.images import list_images, read_image
-    from ..io.tables import write_csv, write_json
+    from ..io.folders import FolderLock, check_apart, check_not_overwriting
+    from ..io.images import list_images
 
+    folder = args.out.parent if args.out.suffix.lower() == ".csv" else args.out
+    if args.out.suffix.lower() != ".csv":
+        check_apart(folder, args.inputs, "--out")
     inputs = list_images(args.inputs)
     outputs = output_paths(inputs, args.out, args.series)
+    check_not_overwriting([p for pair in outputs for p in pair], inputs)
     refuse_existing([p for pair in outputs for p in pair], args.overwrite)
     user_size = user_pixel_size(args)
     options = {"min_area": args.min_area, "close_gaps": args.close_gaps,
                "fill_boundaries": args.fill_boundaries}
+    with FolderLock(folder, "grains"):
+        rows, failures = _measure_all(args, inputs, outputs, user_size, options)
+    if rows:
+        _print_table(rows)
+    done = len(outputs) - len(failures)
+    print(f"wrote {done} {'growth' if args.series else 'grain'} table(s) to {args.out}",
+          file=sys.stderr)
+    for name, message in failures:
+        print(f"labourfree grains: error: {name}: {message}", file=sys.stderr)
+    if failures:
+        print(f"labourfree grains: {len(failures)} of {len(inputs)} input(s) failed",
+              file=sys.stderr)
+        return 1
+    return 0
 
-    rows = []
-    for path, (csv_path, json_path) in zip(inputs, outputs):
-        loaded = read_image(path, grey=False, allow_stack=True)
-        pixel_size = user_size or loaded.pixel_size
-        if user_size and loaded.pixel_size and user_size != loaded.pixel_size:
-            print(f"{path.name}: using --pixel-size {user_size}, not the file's "
-                  f"{loaded.pixel_size} ({loaded.pixel_size.source})", file=sys.stderr)
-        if args.series:
-            _write_series(loaded, pixel_size, args, options, csv_path, json_path)
+
+def _measure_all(args, inputs, outputs, user_size, options):
+    """Each input in turn; one that cannot be read or measured is named and skipped."""
+    rows, failures = [], []
+    for path, paths in zip(inputs, outputs):
+        try:
+            row = _measure_one(args, path, paths, user_size, options)
+        except (ValueError, OSError) as err:
+            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+                raise
+            failures.append((path.name, str(err)))
             continue
-        if loaded.data.ndim == 3:
-            raise ValueError(f"{path.name}: a stack of {loaded.data.shape[0]} frames; use "
-                             "--series for a grain-growth table, or give 2-D images")
-        labels, kind = grains_from_image(loaded.data, args.input, threshold=args.threshold,
-                                         **options)
-        table = grain_table(labels, pixel_size)
-        summary = grain_summary(labels, table, pixel_size, args.include_border)
+        if row:
+            rows.append(row)
+    return rows, failures
+
+
+def _measure_one(args, path, paths, user_size, options):
+    from ..analysis.instances import grains_from_image
+    from ..analysis.statistics import grain_summary, grain_table
+    from ..io.atomic import all_or_none
+    from ..io.images import read_image
+    from ..io.tables import write_csv, write_json
+
+    csv_path, json_path = paths
+    loaded = read_image(path, grey=False, allow_stack=True)
+    pixel_size = user_size or loaded.pixel_size
+    if user_size and loaded.pixel_size and user_size != loaded.pixel_size:
+        print(f"{path.name}: using --pixel-size {user_size}, not the file's "
+              f"{loaded.pixel_size} ({loaded.pixel_size.source})", file=sys.stderr)
+    if args.series:
+        with all_or_none(paths):
+            _write_series(loaded, pixel_size, args, options, csv_path, json_path)
+        return None
+    if loaded.data.ndim == 3:
+        raise ValueError(f"a stack of {loaded.data.shape[0]} frames; use --series for a "
+                         "grain-growth table, or give 2-D images")
+    labels, kind = grains_from_image(loaded.data, args.input, threshold=args.threshold,
+                                     **options)
+    table = grain_table(labels, pixel_size)
+    summary = grain_summary(labels, table, pixel_size, args.include_border)
+    with all_or_none(paths):
         write_csv(csv_path, table)
         write_json(json_path, {**provenance(loaded, pixel_size, args, options),
                                "input_kind": kind, "shape": list(labels.shape),
                                "summary": summary, "grain_table": csv_path.name})
-        rows.append((path.name, kind, summary, pixel_size))
-    if rows:
-        _print_table(rows)
-    print(f"wrote {len(outputs)} {'growth' if args.series else 'grain'} table(s) to {args.out}",
-          file=sys.stderr)
-    return 0
+    return path.name, kind, summary, pixel_size
 
 
 def provenance(loaded, pixel_size, args, options) -> dict:

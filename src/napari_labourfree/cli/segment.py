@@ -74,6 +74,7 @@ def _grain_size(text: str):
 
 def run(args) -> int:
     from ..devices import pick_device
+    from ..io.folders import check_apart
     from ..io.images import list_images
     from ..segmenter.batch import output_names, segment_files
     from ..segmenter.default import resolve_weights
@@ -82,6 +83,7 @@ def run(args) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise NotADirectoryError(f"--out {args.out} exists and is not a folder")
+    check_apart(args.out, args.images, "--out")
     options = SegmentOptions().with_(
         threshold=args.threshold, grain_size=args.grain_size, instances=args.instances,
         seed_threshold=args.seed_threshold, min_area=args.min_area,
@@ -106,7 +108,7 @@ def run(args) -> int:
                         include_border=args.include_border,
                         save_probability=args.save_probability, weights_name=str(weights))
     try:
-        rows = run_with_progress(job, args.quiet, unit="tile")
+        rows, failures = run_with_progress(job, args.quiet, unit="tile")
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
         return 130
@@ -117,6 +119,12 @@ def run(args) -> int:
         if quality and quality.get("warnings"):
             print(f"warning: {name}: " + "; ".join(quality["warnings"]), file=sys.stderr)
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
+    for name, message in failures:
+        print(f"labourfree segment: error: {name}: {message}", file=sys.stderr)
+    if failures:
+        print(f"labourfree segment: {len(failures)} of {len(inputs)} image(s) failed",
+              file=sys.stderr)
+        return 1
     return 0
 
 

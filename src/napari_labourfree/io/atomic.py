@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -22,8 +23,24 @@ def atomic_write(path: Path, write) -> None:
         write(tmp)
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.errno is not None:
+            # name the file the user asked for, not the temporary one
+            raise type(err)(err.errno, err.strerror, str(path)) from err
+        raise
+
+
+@contextlib.contextmanager
+def all_or_none(paths):
+    """Files that belong together (an image, its mask and labels): when anything inside
+    the block fails or is interrupted, every one of ``paths`` is removed, so a partial set
+    never stays behind."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
         raise
 
 

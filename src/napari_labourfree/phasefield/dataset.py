@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io.atomic import write_text
-from ..io.folders import prepare_output_dir
+from ..io.atomic import all_or_none, write_text
+from ..io.folders import FolderLock, locked, prepare_output_dir
 from ..io.tiff import write_tiff
 from ..jobs import Job, Progress, relay
 from ..provenance import versions
@@ -65,8 +65,14 @@ def simulate_dataset(
     batch_size = batch_size or default_batch_size(device)
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1 (got {batch_size})")
-    out = prepare_output_dir(Path(out), overwrite, SUBDIRS)
-    return _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot_every)
+    lock = FolderLock(out, "simulate")
+    try:
+        out = prepare_output_dir(Path(out), overwrite, SUBDIRS)
+    except BaseException:
+        lock.release()
+        raise
+    return locked(_dataset_job(params, count, out, seed, device, compile, batch_size,
+                               snapshot_every), lock)
 
 
 def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot_every):
@@ -97,18 +103,20 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
         )
         counts = result.grain_counts()
         for k, i in enumerate(indices):
-            name = f"structure_{i:04d}.tif"
-            write_tiff(out / "images" / name, result.phi[k])
-            write_tiff(out / "masks" / name, result.mask[k])
-            write_tiff(out / "labels" / name, result.labels[k])
-            if result.snapshots:
-                steps = [s.step for s in result.snapshots]
-                meta_t = {"axes": "TYX", "steps": steps}
-                stem = f"structure_{i:04d}"
-                write_tiff(out / "snapshots" / f"{stem}_phi.tif",
-                           np.stack([s.phi[k] for s in result.snapshots]), metadata=meta_t)
-                write_tiff(out / "snapshots" / f"{stem}_labels.tif",
-                           np.stack([s.labels[k] for s in result.snapshots]), metadata=meta_t)
+            name, stem = f"structure_{i:04d}.tif", f"structure_{i:04d}"
+            files = [out / sub / name for sub in ("images", "masks", "labels")]
+            files += [out / "snapshots" / f"{stem}_{kind}.tif" for kind in ("phi", "labels")
+                      if result.snapshots]
+            with all_or_none(files):
+                write_tiff(files[0], result.phi[k])
+                write_tiff(files[1], result.mask[k])
+                write_tiff(files[2], result.labels[k])
+                if result.snapshots:
+                    meta_t = {"axes": "TYX", "steps": [s.step for s in result.snapshots]}
+                    write_tiff(files[3], np.stack([s.phi[k] for s in result.snapshots]),
+                               metadata=meta_t)
+                    write_tiff(files[4], np.stack([s.labels[k] for s in result.snapshots]),
+                               metadata=meta_t)
             meta["structures"].append({
                 "name": name, "index": i,
                 "grains_initial": len(np.unique(labels0[k])),

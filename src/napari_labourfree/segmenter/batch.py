@@ -16,41 +16,76 @@ def output_names(stem: str, probability: bool = False) -> list[str]:
 def segment_files(model, paths: list[Path], out: Path, *, options=None,
                   pixel_size=None, include_border: bool = False,
                   save_probability: bool = False, skip_done: bool = False,
-                  weights_name: str = "") -> Job[list]:
+                  weights_name: str = "") -> Job[tuple[list, list]]:
     """Job: for each image, boundaries, labels (with the pixel size in ImageJ tags), grain
-    CSV + summary JSON and an overlay PNG in ``out``. Returns rows (name, summary, size,
-    quality, notes); notes (e.g. "RGB converted to grey ...") are also in the JSON.
+    CSV + summary JSON and an overlay PNG in ``out``.
+
+    Returns ``(rows, failures)``: rows (name, summary, size, quality, notes) for the images
+    done (notes such as "RGB converted to grey ..." are also in the JSON), and (name,
+    message) for images that could not be read or segmented. A bad image does not stop
+    the others, and leaves none of its outputs behind. ``out`` is locked while the job
+    runs.
 
     ``options`` (a :class:`SegmentOptions`) go to :meth:`Segmenter.segment`; ``pixel_size``
     overrides the files'.
     ``skip_done``: images whose outputs all exist are measured from them, not redone.
     """
+    from ..io.folders import FolderLock, check_not_overwriting, locked
+
+    out = Path(out)
+    paths = [Path(p) for p in paths]
+    check_not_overwriting([out / n for p in paths for n in output_names(p.stem, True)], paths)
+    lock = FolderLock(out, "segment")
+    return locked(_segment_files_job(model, paths, out, options, pixel_size, include_border,
+                                     save_probability, skip_done, weights_name), lock)
+
+
+def _segment_files_job(model, paths, out, options, pixel_size, include_border,
+                       save_probability, skip_done, weights_name):
+    import errno
+    import json
+
+    rows, failures = [], []
+    for i, path in enumerate(paths):
+        if skip_done and all((out / n).exists() for n in output_names(path.stem)):
+            summary = json.loads((out / f"{path.stem}_grains_summary.json").read_text())
+            rows.append((path.name, summary["summary"], None, summary.get("quality"),
+                         summary.get("notes", [])))
+            continue
+        try:
+            row = yield from _segment_one(model, path, out, i, len(paths), options,
+                                          pixel_size, include_border, save_probability,
+                                          weights_name)
+        except (ValueError, OSError) as err:
+            if isinstance(err, OSError) and err.errno in (errno.ENOSPC,
+                                                          getattr(errno, "EDQUOT", -1)):
+                raise  # the next image would fail the same way
+            failures.append((path.name, str(err)))
+            continue
+        rows.append(row)
+    return rows, failures
+
+
+def _segment_one(model, path, out, i, total, options, pixel_size, include_border,
+                 save_probability, weights_name):
     from ..analysis.statistics import grain_summary, grain_table
+    from ..io.atomic import all_or_none
     from ..io.images import read_image
     from ..io.pictures import overlay, write_png
     from ..io.tables import write_csv, write_json
     from ..io.tiff import write_tiff
     from ..provenance import versions
 
-    out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for i, path in enumerate(paths):
-        stem = out / path.stem
-        if skip_done and all((out / n).exists() for n in output_names(path.stem)):
-            import json
-
-            summary = json.loads((out / f"{path.stem}_grains_summary.json").read_text())
-            rows.append((path.name, summary["summary"], None, summary.get("quality"),
-                         summary.get("notes", [])))
-            continue
-        loaded = read_image(path, grey=True)
-        size = pixel_size or loaded.pixel_size
-        result = yield from relay(
-            model.segment(loaded.data, options),
-            lambda e, i=i: Progress(e.step, e.total, f"image {i + 1}/{len(paths)}: {e.message}"))
-        scale = _imagej_scale(size)
+    loaded = read_image(path, grey=True)
+    size = pixel_size or loaded.pixel_size
+    result = yield from relay(
+        model.segment(loaded.data, options),
+        lambda e: Progress(e.step, e.total, f"image {i + 1}/{total}: {e.message}"))
+    stem = out / path.stem
+    scale = _imagej_scale(size)
+    labels = result.labels
+    with all_or_none([out / n for n in output_names(path.stem, save_probability)]):
         write_tiff(f"{stem}_boundaries.tif", result.boundaries.astype("uint8") * 255, **scale)
-        labels = result.labels
         if labels.max() < 2**16:
             write_tiff(f"{stem}_labels.tif", labels.astype("uint16"), **scale)
         else:
@@ -68,8 +103,7 @@ def segment_files(model, paths: list[Path], out: Path, *, options=None,
             "quality": result.quality, "notes": loaded.notes, "software": versions(),
             "summary": summary,
             "grain_table": f"{path.stem}_grains.csv"})
-        rows.append((path.name, summary, size, result.quality, loaded.notes))
-    return rows
+    return path.name, summary, size, result.quality, loaded.notes
 
 
 def _imagej_scale(size) -> dict:

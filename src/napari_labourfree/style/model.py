@@ -11,7 +11,7 @@ import torch
 
 from .. import checkpoints
 from ..devices import autocast
-from ..io.atomic import atomic_write, write_text
+from ..io.atomic import all_or_none, atomic_write, write_text
 from ..io.tiff import write_tiff
 from ..jobs import Job, Progress, relay
 from ..normalise import from_network, to_network
@@ -77,17 +77,23 @@ def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
     (copied byte for byte from the simulation, never re-derived) and ``out/meta.json``.
     Inputs and the output folder are checked now, before the job starts.
     """
-    from ..io.folders import prepare_output_dir
+    from ..io.folders import FolderLock, check_apart, locked, prepare_output_dir
 
     sim = Path(sim)
+    check_apart(out, [sim])
     images = simulation_files(sim)
     missing = [p.name for p in images if not (sim / "masks" / p.name).is_file()]
     if missing:
         raise FileNotFoundError(f"{sim / 'masks'} lacks the masks of {', '.join(missing[:3])}"
                                 f"{' ...' if len(missing) > 3 else ''}")
     model = StyleModel.load(weights, device)
-    out = prepare_output_dir(Path(out), overwrite)
-    return _synthesize_job(sim, images, model, Path(weights), out, tile)
+    lock = FolderLock(out, "synthesize")
+    try:
+        out = prepare_output_dir(Path(out), overwrite)
+    except BaseException:
+        lock.release()
+        raise
+    return locked(_synthesize_job(sim, images, model, Path(weights), out, tile), lock)
 
 
 def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
@@ -101,12 +107,13 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
         phi = read_image(path).data
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
-        write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8))
-        for sub in ("masks", "labels"):
-            source = sim / sub / path.name
-            if source.is_file():
-                atomic_write(out / sub / path.name,
-                             lambda tmp, source=source: shutil.copyfile(source, tmp))
+        with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
+            write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8))
+            for sub in ("masks", "labels"):
+                source = sim / sub / path.name
+                if source.is_file():
+                    atomic_write(out / sub / path.name,
+                                 lambda tmp, source=source: shutil.copyfile(source, tmp))
         meta["images"].append(path.name)
         meta["completed"] = i + 1
         write_text(out / "meta.json", json.dumps(meta, indent=2))
