@@ -61,7 +61,8 @@ def test_optimizer_state_round_trip(tmp_path):
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     net(torch.randn(1, 1, 8, 8)).sum().backward()
     opt.step()
-    checkpoints.save(tmp_path / "o.safetensors", "segmenter", {"architecture": {}},
+    config = {"architecture": {**UNET_ARCH, "depth": 1, "base": 2}, "normalisation": NORM}
+    checkpoints.save(tmp_path / "o.safetensors", "segmenter", config,
                      {"unet": net}, {"unet": opt})
     header, tensors = checkpoints.load(tmp_path / "o.safetensors", "segmenter")
     fresh = torch.optim.Adam(UNet(1, 2).parameters(), lr=5.0)

@@ -63,9 +63,15 @@ def read_header(path: Path | str) -> dict:
     except (KeyError, ValueError) as err:
         raise CheckpointError(f"{path.name} is a safetensors file but not napari-labourfree "
                               "weights (no labourfree header)") from err
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path.name}: the labourfree header is a "
+                              f"{type(header).__name__}, not a dict")
     if header.get("format") != FORMAT:
         raise CheckpointError(f"{path.name}: unknown weights format {header.get('format')!r}")
-    if header.get("version", 0) > VERSION:
+    if isinstance(header.get("version"), bool) or not isinstance(header.get("version"), int):
+        raise CheckpointError(f"{path.name}: the weights format version must be a whole "
+                              f"number, not {header.get('version')!r}")
+    if header["version"] > VERSION:
         raise CheckpointError(f"{path.name} was written by a newer napari-labourfree "
                               f"(format {header['version']}); please upgrade")
     return header
@@ -80,11 +86,62 @@ def load(path: Path | str, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
         found = KIND_NAMES.get(header.get("kind"), repr(header.get("kind")))
         raise CheckpointError(f"{Path(path).name} holds {found} weights, not "
                               f"{KIND_NAMES[kind]} weights")
+    check_header(header, kind, Path(path).name)
     try:
         tensors = load_file(str(path))
     except Exception as err:
         raise CheckpointError(f"{Path(path).name} is damaged ({err})") from err
+    bad = [name for name, t in tensors.items()
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise CheckpointError(f"{Path(path).name} holds NaN or infinite values ({bad[0]}"
+                              f"{' and more' if len(bad) > 1 else ''}): its training diverged; "
+                              "use an earlier weights file or train again with a lower "
+                              "learning rate")
     return header, tensors
+
+
+# What each kind's config must hold: architecture key -> (type, low, high)
+_ARCHITECTURES = {
+    SEGMENTER: ("unet", {"depth": (int, 1, 8), "base": (int, 1, 1024),
+                         "channels": (int, 1, 4)}),
+    STYLE: ("cyclegan-resnet", {"ngf": (int, 1, 1024), "n_blocks": (int, 0, 64),
+                                "channels": (int, 1, 4)}),
+}
+
+
+def check_header(header: dict, kind: str, name: str = "weights") -> dict:
+    """The header's config has the shape its kind needs (architecture, normalisation,
+    threshold), or CheckpointError naming the first field that is wrong."""
+    from .normalise import check_recipe
+
+    def fail(what: str):
+        raise CheckpointError(f"{name}: {what} in the weights header")
+
+    config = header.get("config")
+    if not isinstance(config, dict):
+        fail(f"config must be a dict, not {type(config).__name__}")
+    arch = config.get("architecture")
+    if not isinstance(arch, dict):
+        fail("architecture is missing or not a dict")
+    arch_name, fields = _ARCHITECTURES[kind]
+    if arch.get("name") != arch_name:
+        fail(f"unknown {kind} architecture {arch.get('name')!r}")
+    for key, (kind_of, low, high) in fields.items():
+        value = arch.get(key)
+        if isinstance(value, bool) or not isinstance(value, kind_of) \
+                or not low <= value <= high:
+            fail(f"architecture {key!r} must be a whole number from {low} to {high}, "
+                 f"not {value!r}")
+    try:
+        check_recipe(config.get("normalisation"))
+    except ValueError as err:
+        fail(str(err))
+    threshold = config.get("threshold", 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) \
+            or not 0 < threshold < 1:
+        fail(f"threshold must be a number between 0 and 1, not {threshold!r}")
+    return header
 
 
 def restore(tensors: dict[str, torch.Tensor], modules: dict[str, torch.nn.Module],

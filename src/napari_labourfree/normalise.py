@@ -56,11 +56,28 @@ def colour_to_grey(rgb: np.ndarray) -> np.ndarray:
     return grey.reshape(rgb.shape[:-1]).astype(np.float32)
 
 
-def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
-    """Image -> float32 in [0, 1] by the recipe's percentiles (clipped)."""
-    recipe = recipe or DEFAULT
+def check_recipe(recipe) -> dict:
+    """A normalisation recipe ``{"method": "percentile", "low": 0.5, "high": 99.5}``, or
+    ValueError naming what is wrong."""
+    if not isinstance(recipe, dict):
+        raise ValueError(f"a normalisation recipe is a dict, not {type(recipe).__name__}")  # noqa: TRY004 (one error for any bad recipe)
     if recipe.get("method") != "percentile":
         raise ValueError(f"unknown normalisation {recipe.get('method')!r}")
+    for key in ("low", "high"):
+        value = recipe.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not 0 <= value <= 100:
+            raise ValueError(f"normalisation percentile {key!r} must be a number from 0 to "
+                             f"100, not {value!r}")
+    if recipe["low"] >= recipe["high"]:
+        raise ValueError(f"normalisation percentiles are swapped or equal: low "
+                         f"{recipe['low']} must be below high {recipe['high']}")
+    return recipe
+
+
+def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
+    """Image -> float32 in [0, 1] by the recipe's percentiles (clipped)."""
+    recipe = check_recipe(recipe or DEFAULT)
     image = check_image(image).astype(np.float32, copy=False)
     sample = image if image.size <= 4_000_000 else image[:: 4, :: 4]  # percentiles of 16 Mpx+
     low, high = np.percentile(sample, [recipe["low"], recipe["high"]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -10,6 +11,34 @@ def require(ok: bool, message: str) -> None:
     """Raise ValueError(message) unless ``ok`` (parameter validation reads as a list)."""
     if not ok:
         raise ValueError(message)
+
+
+class TrainingDiverged(ValueError):
+    """A training loss or weight became NaN or infinite."""
+
+
+def diverged(where: str, out: Path) -> TrainingDiverged:
+    """The error for a training that went non-finite at ``where``: says what is on disk."""
+    kept = (f"{out} keeps its last finite checkpoint" if Path(out).exists()
+            else f"nothing was written to {out}")
+    return TrainingDiverged(f"training diverged at {where}: the loss or the weights became "
+                            f"NaN or infinite; {kept}. Train again with a lower learning "
+                            "rate (or smaller loss weights)")
+
+
+def all_finite(modules) -> bool:
+    """Whether every parameter of the torch modules is finite."""
+    import torch
+
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
+def _check_finite(settings) -> None:
+    for f in fields(settings):
+        value = getattr(settings, f.name)
+        numbers = value if isinstance(value, tuple) else (value,)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+            raise ValueError(f"{f.name.replace('_', ' ')} must be a finite number, not {value!r}")
 
 
 def from_preset(cls, presets: dict, preset: str, overrides: dict, what: str):
@@ -21,7 +50,9 @@ def from_preset(cls, presets: dict, preset: str, overrides: dict, what: str):
     if unknown:
         raise ValueError(f"unknown {what} settings: {', '.join(sorted(unknown))}")
     values = {**presets[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    return replace(cls(preset=preset), **values).validate()
+    settings = replace(cls(preset=preset), **values)
+    _check_finite(settings)
+    return settings.validate()
 
 
 def check_weights_output(out: Path | str, resume: bool, overwrite: bool) -> Path:
@@ -35,4 +66,16 @@ def check_weights_output(out: Path | str, resume: bool, overwrite: bool) -> Path
                               "start again")
     if resume and not out.exists():
         raise FileNotFoundError(f"cannot resume: {out} does not exist")
+    _check_writable(out.parent)  # now, not after an hour of training
     return out
+
+
+def _check_writable(folder: Path) -> None:
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".labourfree-write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(f"cannot write into {folder}: {err.strerror or err}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +17,14 @@ from ..io.images import read_image
 from ..jobs import Job, Progress, run_job
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..provenance import versions
-from ..settings import check_weights_output, from_preset, require
+from ..settings import (
+    TrainingDiverged,
+    all_finite,
+    check_weights_output,
+    diverged,
+    from_preset,
+    require,
+)
 from ..training_data import CropSampler, load_for_network, simulation_files
 from .augment import resize_pair, vary_appearance
 from .unet import build_unet
@@ -148,6 +156,8 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
                "threshold": 0.5, "training": training, "versions": versions()}
         if grain_size:
             cfg["grain_size"] = grain_size
+        if not all_finite([net]):
+            raise diverged(f"step {step}", out)
         checkpoints.save(out, checkpoints.SEGMENTER, cfg, {"unet": net}, {"unet": opt})
 
     step, started = start, time.perf_counter()
@@ -166,6 +176,8 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
             with autocast(device):
                 logits = net(x)
             loss = _loss(logits.float(), y, config.dice, config.distance_weight)
+            if not torch.isfinite(loss):
+                raise diverged(f"step {step + 1}", out)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             for group in opt.param_groups:
@@ -199,7 +211,8 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
         if step % config.steps_per_epoch:
             save(step)
     except GeneratorExit:
-        save(step)
+        with contextlib.suppress(TrainingDiverged):  # a non-finite state is not saved
+            save(step)
         raise
     return out
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +20,14 @@ from ..jobs import Job, Progress
 from ..normalise import DEFAULT as DEFAULT_NORMALISATION
 from ..normalise import check_image, from_network
 from ..provenance import versions
-from ..settings import check_weights_output, from_preset, require
+from ..settings import (
+    TrainingDiverged,
+    all_finite,
+    check_weights_output,
+    diverged,
+    from_preset,
+    require,
+)
 from ..training_data import CropSampler, load_for_network, simulation_files
 from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
 
@@ -52,6 +61,10 @@ class StyleConfig:
              f"crop size must be a multiple of 4 and at least 32 (got {self.crop_size})")
         require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
         require(self.lr > 0, "the learning rate must be positive")
+        require(0 <= self.beta1 < 1, f"beta1 must lie in [0, 1) (got {self.beta1})")
+        require(self.lambda_cycle >= 0 and self.lambda_identity >= 0,
+                "lambda_cycle and lambda_identity must not be negative")
+        require(self.pool_size >= 0, f"pool size must not be negative (got {self.pool_size})")
         require(0 <= self.decay_from <= 1, "decay_from must lie in [0, 1]")
         require(self.checkpoint_every >= 1 and self.preview_every >= 1,
              "checkpoint/preview intervals must be at least 1")
@@ -181,7 +194,10 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
                     "device": str(device), "notes": notes[:20]}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
                "training": training, "versions": versions()}
-        checkpoints.save(out, checkpoints.STYLE, cfg, model.modules_to_save(), {"G": opt_g, "D": opt_d})
+        if not all_finite(model.modules_to_save().values()):
+            raise diverged(f"iteration {iteration}", out)
+        checkpoints.save(out, checkpoints.STYLE, cfg, model.modules_to_save(),
+                         {"G": opt_g, "D": opt_d})
 
     it = start
     started = time.perf_counter()
@@ -193,6 +209,8 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
             x = torch.from_numpy(sample_x.sample(config.batch_size)).to(device)
             y = torch.from_numpy(sample_y.sample(config.batch_size)).to(device)
             losses = _step(model, x, y, opt_g, opt_d, pool_x, pool_y, config, device)
+            if not all(math.isfinite(v) for v in losses.values()):
+                raise diverged(f"iteration {it + 1}", out)
             it += 1
             preview = None
             if it % config.preview_every == 0 or it == config.iterations:
@@ -203,7 +221,8 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
             yield Progress(it, config.iterations, f"{rate:.2f} it/s", losses, preview)
         save(it)
     except GeneratorExit:  # cancelled between iterations: the state is consistent, keep it
-        save(it)
+        with contextlib.suppress(TrainingDiverged):  # ... unless it is not finite
+            save(it)
         raise
     return out
 
