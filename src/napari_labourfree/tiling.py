@@ -50,9 +50,12 @@ def tiled_apply(
     ``fn`` gives one channel, else (C, H, W).
     ``multiple``: sizes the network needs to be divisible by (2 ** depth).
     """
-    if tile % multiple or tile <= 2 * overlap:
-        raise ValueError(f"tile {tile} must be a multiple of {multiple} and > 2 x overlap")
+    if tile % multiple or tile <= 2 * overlap or tile < multiple or overlap < 0:
+        raise ValueError(f"tile {tile} must be a multiple of {multiple} and > 2 x overlap, "
+                         f"and overlap ({overlap}) must not be negative")
     image = np.asarray(image, np.float32)
+    if image.ndim != 2:
+        raise ValueError(f"image must be 2-D (one grey image), not shape {image.shape}")
     h, w = image.shape
     # Small or odd-sized images: pad (reflect) up to a size the network accepts.
     ph = max(tile, h) if h >= tile else _round_up(h, multiple)

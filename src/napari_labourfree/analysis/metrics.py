@@ -44,6 +44,7 @@ def boundary_f1(pred_boundary: np.ndarray, true_boundary: np.ndarray, tolerance:
     Precision: the share of predicted line pixels within ``tolerance`` of a true line;
     recall: the share of true line pixels within ``tolerance`` of a predicted one.
     """
+    tolerance = check_tolerance(tolerance)
     pred, true = _bool2d(pred_boundary), _bool2d(true_boundary)
     _same_shape(pred, true)
     pred_line, true_line = morphology.thin(pred), morphology.thin(true)
@@ -123,6 +124,7 @@ def evaluate_pair(pred_boundary: np.ndarray | None, true_boundary: np.ndarray,
                   tolerance: float = 2.0) -> dict[str, float]:
     """Every measure for one image. Instances default to the 4-connected grains between
     boundaries; give label images to use instances made another way (e.g. a watershed)."""
+    check_tolerance(tolerance)
     if pred_boundary is None:
         if pred_labels is None:
             raise ValueError("give a predicted boundary mask or predicted labels")
@@ -190,7 +192,17 @@ def _bool2d(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"expected a 2-D mask, not shape {mask.shape}")
+    if np.issubdtype(mask.dtype, np.floating) and not np.isfinite(mask).all():
+        raise ValueError("a boundary mask contains NaN or infinite values")
     return mask if mask.dtype == bool else mask > 0
+
+
+def check_tolerance(tolerance: float) -> float:
+    """The boundary-matching distance: a finite number of px >= 0."""
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) \
+            or not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"tolerance must be a finite number of px >= 0, not {tolerance!r}")
+    return float(tolerance)
 
 
 def _same_shape(a: np.ndarray, b: np.ndarray) -> None:

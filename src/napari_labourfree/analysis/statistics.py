@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage import measure
+from skimage import measure, segmentation
 
 from ..units import PixelSize
 from .instances import border_labels, fill_unlabelled
@@ -26,7 +26,9 @@ def check_labels(labels: np.ndarray) -> np.ndarray:
         raise ValueError(f"a label image must be 2-D, not shape {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer) and labels.dtype != bool:
         raise ValueError(f"a label image must hold integers, not {labels.dtype}")
-    if labels.size and labels.min() < 0:
+    if labels.size == 0:
+        raise ValueError(f"a label image must not be empty (shape {labels.shape})")
+    if labels.min() < 0:
         raise ValueError("a label image must not hold negative ids")
     return labels
 
@@ -45,7 +47,13 @@ def grain_table(labels: np.ndarray, pixel_size: PixelSize | None = None) -> Grai
     make 4*pi*A/P^2 exceed 1, so circularity is clipped to 1.
     """
     labels = check_labels(labels)
+    inverse = None
+    if labels.max() > 4 * labels.size:  # sparse huge ids (4e9): regionprops would allocate
+        labels, _, inverse = segmentation.relabel_sequential(labels.astype(np.int64))
     props = measure.regionprops_table(labels.astype(np.int64, copy=False), properties=_PROPS)
+    touches_border = np.isin(props["label"], border_labels(labels))
+    if inverse is not None:
+        props["label"] = inverse[props["label"]]
     area = props["area"].astype(float)
     perimeter = props["perimeter_crofton"]
     major, minor = props["axis_major_length"], props["axis_minor_length"]
@@ -70,7 +78,7 @@ def grain_table(labels: np.ndarray, pixel_size: PixelSize | None = None) -> Grai
         "orientation_deg": orientation,
         "centroid_y_px": props["centroid-0"],
         "centroid_x_px": props["centroid-1"],
-        "touches_border": np.isin(props["label"], border_labels(labels)),
+        "touches_border": touches_border,
     }
     if pixel_size is not None:
         add_units(table, pixel_size)

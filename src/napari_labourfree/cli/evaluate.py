@@ -34,14 +34,13 @@ def add_to(sub) -> None:
 
 
 def run(args) -> int:
-    from ..analysis.metrics import evaluate_pair, mean_over_images
+    from ..analysis.metrics import check_tolerance, evaluate_pair, mean_over_images
     from ..io.images import list_images
     from ..io.tables import write_json
 
     if args.json is not None:
         refuse_existing([args.json], args.overwrite)
-    if args.tolerance < 0:
-        raise ValueError("--tolerance must not be negative")
+    check_tolerance(args.tolerance)
     pred = group_by_image(list_images(args.pred))
     truth = group_by_image(list_images(args.truth))
     keys = [k for k in pred if k in truth]

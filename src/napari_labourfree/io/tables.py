@@ -43,7 +43,13 @@ def read_csv(path: Path) -> dict[str, np.ndarray]:
     """Read a CSV written by :func:`write_csv` back into numeric/boolean columns."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
+    if not rows:
+        raise ValueError(f"{path} is empty: a grain table starts with a header row")
     names, body = rows[0], rows[1:]
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(names):
+            raise ValueError(f"{path}, line {number}: {len(row)} values for {len(names)} "
+                             "columns")
     table = {}
     for j, name in enumerate(names):
         cells = [row[j] for row in body]
