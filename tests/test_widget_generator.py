@@ -84,6 +84,20 @@ def test_cancel_stops_the_job_and_the_widget_stays_usable(widget, qtbot, tmp_pat
     meta = json.loads((tmp_path / "set" / "meta.json").read_text())
     assert meta["completed"] < 50 and not meta["complete"]
     assert w.generate.enabled and w.preview.enabled
+    assert not (tmp_path / "set" / ".labourfree.lock").exists()  # cancelled: folder let go
+
+
+def test_a_folder_in_use_is_a_notification(widget, monkeypatch, tmp_path):
+    from napari_labourfree.io.folders import FolderLock
+
+    viewer, w = widget
+    errors = []
+    monkeypatch.setattr(base_module, "show_error", errors.append)
+    w.folder.value = tmp_path / "busy"
+    with FolderLock(tmp_path / "busy", "simulate"):
+        w.generate.clicked.emit()
+    assert errors and "is in use by `labourfree simulate`" in errors[0]
+    assert w._worker is None and w.generate.enabled
 
 
 @pytest.mark.parametrize("setup, words", [

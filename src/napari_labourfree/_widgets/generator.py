@@ -94,7 +94,7 @@ class MicrostructureGenerator(JobWidget):
                                    device=device, compile=None if self.fast.value else False,
                                    snapshot_every=self.snapshot_every.value,
                                    overwrite=self.overwrite.value)
-        except ValueError as err:
+        except (ValueError, OSError) as err:  # OSError: a folder in use, not writable, ...
             self.error(err)
             return
         self.run_job(job, lambda meta: show_info(

@@ -148,7 +148,7 @@ class StyleWidget(JobWidget):
             if sim is None or out is None:
                 raise ValueError("choose the simulations folder and an output folder")
             job = synthesize(sim, self._model_path, out, device=self._model.device)
-        except (ValueError, FileNotFoundError) as err:
+        except (ValueError, OSError) as err:  # OSError: a folder in use, missing, ...
             self.error(err)
             return
         self.run_job(job, lambda meta: self._synthesized(meta, out), f"synthesizing into {out}",
