@@ -120,6 +120,7 @@ def test_segment_cancel_leaves_no_result_and_a_usable_widget(make_napari_viewer,
     wait(qtbot, w)
     assert "grains [big]" not in viewer.layers
     assert w.run.enabled and not w.cancel.enabled and not errors
+    assert w.status.value == "cancelled" and w.progress.value == 0  # not frozen at 44 %
 
 
 def test_segment_bad_input_is_a_notification(make_napari_viewer, tmp_path, errors):
@@ -185,12 +186,14 @@ def test_grain_statistics_table_selection_and_csv(make_napari_viewer, qtbot, tmp
     labels = viewer.add_labels(square_grid(60, 10, 5), name="grid", scale=(2.0, 2.0))
     w = GrainStatsWidget(viewer)
     w.labels.value = labels
+    assert not w.busy and "area_um2" not in labels.features.columns  # a user's layer: asked
+    w.measure.clicked.emit()
     wait(qtbot, w)
     assert w.table.rowCount() == 49
     assert "area_um2" in labels.features.columns
     assert w.summary.value.startswith("25 grains (+24 at the edge)")  # 5 x 5 inside
     header = [w.table.horizontalHeaderItem(j).text() for j in range(w.table.columnCount())]
-    assert header[:2] == ["label", "area_um2"]
+    assert header[:3] == ["label", "area (µm²)", "ECD (µm)"]
     w.table.sortItems(1)  # sortable
     w.table.selectRow(3)
     grain = int(w.table.item(3, 0).text())
@@ -210,8 +213,10 @@ def test_grain_statistics_of_a_stack_plots_growth(make_napari_viewer, qtbot, tmp
     viewer.add_labels(stack, name="growth")
     w = GrainStatsWidget(viewer)
     w.labels.value = viewer.layers["growth"]
+    w.measure.clicked.emit()
     wait(qtbot, w)
     growth = w._result[2]
+    assert len(w.figure.axes) == 3  # area, circularity and the growth series
     assert growth["grains"].tolist() == [100, 16, 1]  # inner grains only
     w.csv.value = tmp_path / "g.csv"
     w.export.clicked.emit()

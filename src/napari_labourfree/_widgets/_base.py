@@ -29,7 +29,7 @@ def show_layer(viewer, data, name: str, kind: str = "image", **kwargs):
         if layer.metadata.get(TAG) and layer._type_string == kind:
             if layer.data.ndim == getattr(data, "ndim", None):
                 layer.data = data
-                for key in ("scale", "translate", "features"):
+                for key in ("scale", "translate", "units", "features"):
                     if key in kwargs:
                         setattr(layer, key, kwargs[key])
                 return layer
@@ -98,10 +98,12 @@ class JobWidget(Container):
             worker.yielded.connect(on_event)
         worker.returned.connect(on_done)
         worker.errored.connect(self.error)
+        worker.errored.connect(lambda err: self._ended(f"failed: {err}"))
         # The worker stops iterating on quit() but does not close the job; closing it lets
         # a training job save its checkpoint (this runs in the worker thread, between steps).
         worker.aborted.connect(job.close)
         worker.aborted.connect(lambda: show_info(f"{self.title}: cancelled"))
+        worker.aborted.connect(lambda: self._ended("cancelled"))
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self._set_running(True)
@@ -132,6 +134,11 @@ class JobWidget(Container):
         if event.losses:
             text += "  " + "  ".join(f"{k} {v:.3g}" for k, v in event.losses.items())
         self.status.value = text
+
+    def _ended(self, message: str) -> None:
+        """A job that did not finish: the status says so and the progress goes back to 0."""
+        self.status.value = message
+        self.progress.max, self.progress.value = 1, 0
 
     def _on_finished(self) -> None:
         self._worker = None

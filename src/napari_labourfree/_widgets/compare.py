@@ -10,7 +10,7 @@ from magicgui.widgets import Label, PushButton, Select, SpinBox
 from ..jobs import Progress
 from ._base import JobWidget
 from ._layers import grey_frames
-from ._plots import clear, make_canvas
+from ._plots import apply_theme, clear, make_canvas
 
 if TYPE_CHECKING:
     import napari
@@ -46,7 +46,7 @@ class CompareWidget(JobWidget):
         w_table = Label(value="")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["compare"])
-        self.canvas, self.figure = make_canvas(1, 3, height=2.6)
+        self.canvas, self.figure = make_canvas(1, 3, height=2.6, viewer=viewer)
         self.native.layout().addWidget(self.canvas)
         self.compare.changed.connect(self._start)
         for name in ("real", "synthetic", "simulation"):
@@ -94,12 +94,16 @@ class CompareWidget(JobWidget):
             ax_entropy.hist(report.entropy[name], bins=20, alpha=0.5, color=colour, label=name)
             points = report.embedding[report.origin == name]
             ax_tsne.scatter(points[:, 0], points[:, 1], s=6, color=colour, label=name)
-        ax_hist.set_xlabel("intensity")
+        ax_hist.set_xlabel("intensity (0-1)")
+        ax_hist.set_ylabel("share of pixels")
         ax_entropy.set_xlabel("patch entropy (bits)")
+        ax_entropy.set_ylabel("patches")
         ax_tsne.set_title("t-SNE of patches", fontsize=9)
         ax_tsne.set_xticks([])
         ax_tsne.set_yticks([])
         ax_hist.legend(fontsize=7)
+        ax_tsne.legend(fontsize=7, markerscale=2)
+        apply_theme(self.figure, self._viewer)
         self.canvas.draw_idle()
         lines = []
         for row in report.table:

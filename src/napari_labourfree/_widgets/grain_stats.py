@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, Label, PushButton
+from magicgui.widgets import CheckBox, ComboBox, FileEdit, Label, LineEdit, PushButton
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem
 
 from ..jobs import Progress
 from ..units import UNIT_CHOICES, PixelSize
-from ._base import JobWidget
+from ._base import TAG, JobWidget
 from ._layers import as_features, layer_pixel_size
-from ._plots import clear, make_canvas
+from ._plots import apply_theme, make_canvas
 
 if TYPE_CHECKING:
     import napari
@@ -38,6 +38,33 @@ def _measure(labels: np.ndarray, size: PixelSize | None, include_border: bool):
     return as_features(stack_tables(tables)), summaries[-1], growth
 
 
+HEADINGS = {"label": "label", "frame": "frame", "area": "area", "equivalent_diameter": "ECD",
+            "perimeter": "perimeter", "circularity": "circularity",
+            "aspect_ratio": "aspect ratio", "orientation_deg": "orientation (°)",
+            "touches_border": "at edge"}
+
+
+def _unit_text(unit: str) -> str:
+    return {"um": "µm", "A": "Å"}.get(unit, unit)
+
+
+def _heading(column: str) -> str:
+    """'area_um2' -> 'area (µm²)', 'equivalent_diameter_px' -> 'ECD (px)'."""
+    for base, text in HEADINGS.items():
+        if column == base:
+            return text
+        if column.startswith(base + "_") and base not in ("orientation_deg",):
+            unit = column[len(base) + 1:]
+            squared = unit.endswith("2")
+            return f"{text} ({_unit_text(unit.rstrip('2'))}{'²' if squared else ''})"
+    return column
+
+
+def _is_own_grains(layer) -> bool:
+    """A grains layer this plugin made (Segment's output)."""
+    return layer._type_string == "labels" and bool(layer.metadata.get(TAG))
+
+
 class GrainStatsWidget(JobWidget):
     """Table, histograms and summary of a Labels layer's grains; export to CSV."""
 
@@ -45,8 +72,9 @@ class GrainStatsWidget(JobWidget):
 
     def __init__(self, viewer: napari.viewer.Viewer):
         w_labels = ComboBox(choices=self.layers_of("labels"), label="grains layer")
-        w_pixel_size = FloatSpinBox(value=0.0, min=0, max=1e6, step=0.01, label="pixel size",
-                                    tooltip="used when the layer carries none (0 = px only)")
+        w_pixel_size = LineEdit(value="", label="pixel size",
+                                tooltip="side of one pixel, e.g. 0.2252; used when the layer "
+                                "carries none (empty = pixels only)")
         w_unit = ComboBox(choices=UNIT_CHOICES, value="um", label="unit")
         w_include_border = CheckBox(value=False, text="include grains touching the edge "
                                     "in the summary")
@@ -58,21 +86,28 @@ class GrainStatsWidget(JobWidget):
         super().__init__(viewer, parts, ["measure", "export"])
         self.table = QTableWidget()
         self.table.setSortingEnabled(True)
+        self.table.resizeColumnsToContents()
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.setMinimumHeight(180)
         self.table.itemSelectionChanged.connect(self._select_grain)
-        self.canvas, self.figure = make_canvas(1, 3)
+        self.canvas, self.figure = make_canvas(1, 2, viewer=viewer)
         self.native.layout().addWidget(self.table)
         self.native.layout().addWidget(self.canvas)
         self._result = None
-        self._layer = None
-        self.measure.changed.connect(self._start)
+        self._layer = None  # the layer measured last, watched for changes
+        self._chosen = False  # whether the user asked to measure that layer
+        self.measure.changed.connect(lambda: self._start(chosen=True))
         self.export.changed.connect(self._export)
         self.labels.changed.connect(self._layer_chosen)
         self.update_buttons()
-        if self.labels.value is not None:  # opened beside a Labels layer: show it at once
-            self._start()
+        own = [layer for layer in viewer.layers if _is_own_grains(layer)]
+        if own:  # opened after Segment: show its grains at once (never a user's mask)
+            self.labels.value = own[-1]
+            if self._layer is not own[-1]:
+                self._start()
+        elif self.labels.value is not None:
+            self.status.value = f"press Measure grains to measure '{self.labels.value.name}'"
 
     def reset_choices(self, *args) -> None:
         super().reset_choices(*args)
@@ -85,8 +120,24 @@ class GrainStatsWidget(JobWidget):
 
     def _layer_chosen(self, layer) -> None:
         self.update_buttons()
-        if layer is not None and layer is not self._layer:
+        if layer is None or layer is self._layer or self.busy:
+            return
+        if _is_own_grains(layer):
             self._start()
+        else:
+            self.status.value = f"press Measure grains to measure '{layer.name}'"
+
+    def show_grains(self, layer) -> None:
+        """Choose ``layer`` and measure it, unless it is measured (or being measured)."""
+        if self.labels.value is not layer:
+            self.labels.value = layer  # measures the plugin's own layers at once
+        if not self.busy and self._layer is not layer:
+            self._start(chosen=True, layer=layer)
+
+    def _data_changed(self, event=None) -> None:
+        """The measured layer was edited or segmented again: measure it again."""
+        if not self.busy and self._layer is not None:
+            self._start(chosen=self._chosen, layer=self._layer)
 
     def _pixel_size(self, layer) -> PixelSize | None:
         stored = layer.metadata.get("pixel_size")
@@ -94,8 +145,8 @@ class GrainStatsWidget(JobWidget):
             return PixelSize(stored["value"], stored["unit"], stored.get("source", "layer"))
         return layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
 
-    def _start(self) -> None:
-        layer = self.labels.value
+    def _start(self, chosen: bool = False, layer=None) -> None:
+        layer = layer if layer is not None else self.labels.value
         if layer is None:
             self.error("choose a Labels layer")
             return
@@ -111,13 +162,15 @@ class GrainStatsWidget(JobWidget):
             self.error(err)
             return
         self.run_job(_measure(data, size, self.include_border.value),
-                     lambda result: self._show(layer, size, result),
+                     lambda result: self._show(layer, size, result, chosen),
                      f"measuring '{layer.name}'")
 
-    def _show(self, layer, size, result) -> None:
+    def _show(self, layer, size, result, chosen: bool) -> None:
         table, summary, growth = result
-        self._result, self._layer = (table, summary, growth, size, layer), layer
-        layer.features = table  # other plugins can use it; rows map to ids via `index`
+        self._result = (table, summary, growth, size, layer)
+        self._watch(layer, chosen)
+        if chosen or _is_own_grains(layer):  # never into a layer nobody asked to measure
+            layer.features = table  # other plugins can use it; rows map to ids via `index`
         self._fill_table(table, size)
         self._plot(table, growth, size)
         u = size.unit if size else "px"
@@ -127,6 +180,13 @@ class GrainStatsWidget(JobWidget):
                               f"at the edge), mean ECD {ecd:.3g} {u}"
                               + ("" if g is None else f", ASTM G {g:.1f}"))
         self.update_buttons()
+
+    def _watch(self, layer, chosen: bool) -> None:
+        if self._layer is not layer:
+            if self._layer is not None:
+                self._layer.events.data.disconnect(self._data_changed)
+            layer.events.data.connect(self._data_changed)
+        self._layer, self._chosen = layer, chosen
 
     def _columns(self, table, size):
         names = ["frame"] if len(np.unique(table["frame"])) > 1 else []
@@ -145,7 +205,7 @@ class GrainStatsWidget(JobWidget):
         self.table.setSortingEnabled(False)
         self.table.clear()
         self.table.setColumnCount(len(names))
-        self.table.setHorizontalHeaderLabels(names)
+        self.table.setHorizontalHeaderLabels([_heading(n) for n in names])
         self.table.setRowCount(len(table["label"]))
         for j, name in enumerate(names):
             for i, value in enumerate(table[name]):
@@ -157,22 +217,24 @@ class GrainStatsWidget(JobWidget):
         self.table.setSortingEnabled(True)
 
     def _plot(self, table, growth, size) -> None:
-        u = size.unit if size else "px"
-        area = f"area_{u}2" if size else "area_px"
+        u = _unit_text(size.unit) if size else "px"
+        area = f"area_{size.unit}2" if size else "area_px"
         keep = ~table["touches_border"] if not self.include_border.value else slice(None)
-        ax_area, ax_circ, ax_growth = clear(self.figure)
+        self.figure.clear()  # two panels, or three with a growth series: none left empty
+        axes = self.figure.subplots(1, 2 if growth is None else 3)
+        ax_area, ax_circ = axes[:2]
         ax_area.hist(table[area][keep], bins=25, color="#4477aa")
-        ax_area.set_xlabel(f"area ({u}²)" if size else "area (px)")
+        ax_area.set_xlabel(f"grain area ({u}²)")
+        ax_area.set_ylabel("grains")
         ax_circ.hist(table["circularity"][keep], bins=25, range=(0, 1), color="#66ccee")
-        ax_circ.set_xlabel("circularity")
+        ax_circ.set_xlabel("circularity 4πA/P²")
         if growth is not None:
-            d = f"equivalent_diameter_{u}" if size else "equivalent_diameter_px"
-            ax_growth.errorbar(growth["frame"], growth[f"mean_{d}"], yerr=growth[f"std_{d}"],
-                               marker="o", ms=3, capsize=2)
-            ax_growth.set_xlabel("frame")
-            ax_growth.set_ylabel(f"mean ECD ({u})")
-        else:
-            ax_growth.set_axis_off()
+            d = f"equivalent_diameter_{size.unit}" if size else "equivalent_diameter_px"
+            axes[2].errorbar(growth["frame"], growth[f"mean_{d}"], yerr=growth[f"std_{d}"],
+                             marker="o", ms=3, capsize=2)
+            axes[2].set_xlabel("frame")
+            axes[2].set_ylabel(f"mean ECD ({u})")
+        apply_theme(self.figure, self._viewer)
         self.canvas.draw_idle()
 
     def _select_grain(self) -> None:

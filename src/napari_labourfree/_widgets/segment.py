@@ -22,7 +22,7 @@ from ..jobs import Progress, relay
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
-from ._layers import as_features, grey_frames, layer_pixel_size
+from ._layers import as_features, grey_frames, layer_pixel_size, same_place
 from ._shared import shared
 
 if TYPE_CHECKING:
@@ -67,11 +67,15 @@ class SegmentWidget(JobWidget):
                                     tooltip="with 'components': split grains joined through "
                                     "gaps in the boundaries (0 = off)")
         w_tta = CheckBox(value=False, text="average 8 flips/turns (slower)")
-        w_pixel_size = FloatSpinBox(value=0.0, min=0, max=1e6, step=0.01,
-                                    label="pixel size", tooltip="used when the layer's scale "
-                                    "is 1 and its file has none (0 = pixels only)")
+        w_pixel_size = LineEdit(value="", label="pixel size",
+                                tooltip="side of one pixel, e.g. 0.2252; used when the layer "
+                                "has no scale in length units and its file has none (empty = "
+                                "pixels only)")
         w_unit = ComboBox(choices=UNIT_CHOICES, value="um", label="unit")
         w_device = ComboBox(choices=DEVICE_CHOICES, value="auto", label="device")
+        w_show_table = CheckBox(value=True, text="show the grain table",
+                                tooltip="open Grain statistics on the result: table, "
+                                "histograms, CSV export")
         w_run = PushButton(text="Segment")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["run"])
@@ -82,6 +86,12 @@ class SegmentWidget(JobWidget):
         self.run.changed.connect(self._start)
         self.image.changed.connect(self.update_buttons)
         self.update_buttons()
+
+    def _show_table(self, grains) -> None:
+        try:
+            _open_grain_statistics(self._viewer, grains)
+        except (AttributeError, KeyError, ValueError) as err:  # e.g. a viewer with no window
+            self.error(f"could not open Grain statistics: {err}")
 
     def _take_weights(self, path: str) -> None:
         self.weights.value = path
@@ -133,23 +143,30 @@ class SegmentWidget(JobWidget):
         probability, labels, table, qualities = result
         if probability.shape[0] == 1:  # one frame: a 2-D (or RGB) layer
             probability, labels = probability[0], labels[0]
-        scale = tuple(layer.scale)[-labels.ndim:]
-        translate = tuple(layer.translate)[-labels.ndim:]
+        place = same_place(layer, labels.ndim)
         viewer = self._viewer
         show_layer(viewer, probability, f"boundary probability [{layer.name}]",
                    colormap="magma", contrast_limits=(0, 1), blending="additive",
-                   opacity=0.6, scale=scale, translate=translate)
-        grains = show_layer(viewer, labels, f"grains [{layer.name}]", "labels", opacity=0.5,
-                            scale=scale, translate=translate, features=table,
-                            metadata={"source_layer": layer.name})
+                   opacity=0.6, visible=False, **place)
+        grains = show_layer(viewer, labels, f"grains [{layer.name}]", "labels", opacity=0.8,
+                            features=table, metadata={"source_layer": layer.name}, **place)
+        grains.contour = 2  # outlines over the micrograph, as grain maps are read
         grains.metadata["pixel_size"] = None if size is None else size.as_dict()
         grains.metadata["quality"] = qualities
         n = len(table["label"])
         self.status.value = f"{n} grains in '{layer.name}'"
+        if self.show_table.value:
+            self._show_table(grains)
         warnings = sorted({w for q in qualities for w in q.get("warnings", [])})
         if warnings:
             show_warning(f"{self.title}: '{layer.name}': " + "; ".join(warnings))
             self.status.value += " (unsure: see the warning)"
+
+
+def _open_grain_statistics(viewer, grains) -> None:
+    """Dock Grain statistics (or bring it forward) and measure ``grains`` there."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-labourfree", "Grain statistics")
+    widget.show_grains(grains)
 
 
 def _segment_frames(model, frames, options, size):
