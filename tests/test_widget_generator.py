@@ -45,13 +45,20 @@ def test_preview_adds_phi_boundaries_and_grains_with_a_time_axis(widget, qtbot):
     assert set(np.unique(bounds.data)) == {0, 1}
     assert w.preview.enabled and not w.cancel.enabled
     assert w.progress.value == w.progress.max == 100
+    # the slider counts simulation steps, is labelled so, and rests on the final state
+    assert viewer.dims.axis_labels[-3] == "step"
+    assert tuple(phi.scale)[0] == 50
+    assert viewer.dims.point[-3] == 100 and viewer.dims.current_step[-3] == 2
 
-    # Running again refreshes the plugin's own layers instead of piling up new ones.
-    n_layers = len(viewer.layers)
+    # Running again refreshes the plugin's own layers instead of piling up new ones,
+    # and leaves the user's order of layers alone.
+    viewer.add_image(np.zeros((48, 64)), name="mine")
+    viewer.layers.move(viewer.layers.index("mine"), 0)
+    order = [layer.name for layer in viewer.layers]
     w.seed.value = 3
     w.preview.clicked.emit()
     wait_done(qtbot, w)
-    assert len(viewer.layers) == n_layers
+    assert [layer.name for layer in viewer.layers] == order
 
 
 def test_a_users_layer_with_the_same_name_is_not_replaced(widget, qtbot):

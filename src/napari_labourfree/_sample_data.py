@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+
 from .jobs import run_job
 from .phasefield.params import GrowthParams
 from .phasefield.solver import simulate
@@ -15,9 +18,18 @@ SAMPLE_LOOK = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_relief=0, p_tw
                    grain_contrast=(0.12, 0.12))
 
 
-def _grow(size: int, grains: int, steps: int, seed: int):
+@functools.lru_cache(maxsize=4)
+def _grown(size: int, grains: int, steps: int, seed: int):
+    # about 2 s the first time (eager torch, no compile wait); instant after that
     params = GrowthParams(height=size, width=size, grains=grains, steps=steps)
     return run_job(simulate(params, seeds=(seed,), compile=False))
+
+
+def _grow(size: int, grains: int, steps: int, seed: int):
+    """The grown structure, as fresh arrays (a user may paint into the layers)."""
+    result = _grown(size, grains, steps, seed)
+    return dataclasses.replace(result, phi=result.phi.copy(), mask=result.mask.copy(),
+                               labels=result.labels.copy())
 
 
 def phase_field_microstructure():

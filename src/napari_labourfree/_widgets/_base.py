@@ -24,6 +24,7 @@ def show_layer(viewer, data, name: str, kind: str = "image", **kwargs):
     the same name is left alone and the new one gets a unique name from napari. A plugin
     layer whose dimensionality changed is replaced rather than refreshed.
     """
+    index = None
     if name in viewer.layers:
         layer = viewer.layers[name]
         if layer.metadata.get(TAG) and layer._type_string == kind:
@@ -33,10 +34,14 @@ def show_layer(viewer, data, name: str, kind: str = "image", **kwargs):
                     if key in kwargs:
                         setattr(layer, key, kwargs[key])
                 return layer
+            index = viewer.layers.index(layer)
             viewer.layers.remove(layer)
     add = getattr(viewer, f"add_{kind}")
     metadata = {TAG: True, **kwargs.pop("metadata", {})}
-    return add(data, name=name, metadata=metadata, **kwargs)
+    layer = add(data, name=name, metadata=metadata, **kwargs)
+    if index is not None:  # replaced: keep its place in the user's layer order
+        viewer.layers.move(viewer.layers.index(layer), index)
+    return layer
 
 
 class JobWidget(Container):

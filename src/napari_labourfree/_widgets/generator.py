@@ -109,16 +109,28 @@ class MicrostructureGenerator(JobWidget):
 
     def _show_structure(self, result, params: GrowthParams) -> None:
         phi, labels = result.phi[0], result.labels[0]
+        steps = None
         if result.snapshots:  # a growth movie along a time axis, ending on the final state
-            frames = [(s.phi[0], s.labels[0]) for s in result.snapshots]
+            frames = [(s.step, s.phi[0], s.labels[0]) for s in result.snapshots]
             if result.snapshots[-1].step != params.steps:
-                frames.append((phi, labels))
-            phi = np.stack([f[0] for f in frames])
-            labels = np.stack([f[1] for f in frames])
+                frames.append((params.steps, phi, labels))
+            steps = [f[0] for f in frames]
+            phi = np.stack([f[1] for f in frames])
+            labels = np.stack([f[2] for f in frames])
         mask = boundary_mask(phi, params.mask_threshold) // 255
+        # the time axis counts simulation steps when the snapshots are evenly spaced
+        spacing = np.diff(steps) if steps and len(steps) > 1 else None
+        even = spacing is not None and (spacing == spacing[0]).all()
+        place = {"scale": (float(spacing[0]), 1.0, 1.0)} if even else {}
         viewer = self._viewer
-        show_layer(viewer, phi, f"phi [{RESULT}]", colormap="gray", contrast_limits=(0, 1))
-        show_layer(viewer, mask, f"boundaries [{RESULT}]", "labels", opacity=0.6)
-        show_layer(viewer, labels, f"grains [{RESULT}]", "labels", opacity=0.4)
+        show_layer(viewer, phi, f"phi [{RESULT}]", colormap="gray", contrast_limits=(0, 1),
+                   **place)
+        show_layer(viewer, mask, f"boundaries [{RESULT}]", "labels", opacity=0.6, **place)
+        show_layer(viewer, labels, f"grains [{RESULT}]", "labels", opacity=0.4, **place)
+        if steps:
+            labels_now = list(viewer.dims.axis_labels)
+            labels_now[-3] = "step" if even else "frame"
+            viewer.dims.axis_labels = labels_now
+            viewer.dims.set_point(viewer.dims.ndim - 3, steps[-1] if even else len(steps) - 1)
         n = result.grain_counts()[0]
         self.status.value = f"{n} grains, {result.fields} order-parameter fields"
