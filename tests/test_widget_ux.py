@@ -154,3 +154,56 @@ def test_status_and_progress_go_back_to_idle_after_an_error(make_napari_viewer, 
     assert errors and "ran out of memory" in errors[0]
     assert w.status.value == "failed: the network ran out of memory"
     assert w.progress.value == 0 and w.run.enabled
+
+
+def test_a_tiff_opens_at_its_pixel_size_and_grains_save_with_their_table(
+        make_napari_viewer, qtbot, tmp_path, micrograph):
+    import tifffile
+
+    from napari_labourfree.io.tables import read_csv
+
+    path = tmp_path / "steel.tif"
+    tifffile.imwrite(path, micrograph, imagej=True, resolution=(1 / 0.2252, 1 / 0.2252),
+                     metadata={"unit": "micron"})
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(path, plugin="napari-labourfree")
+    assert tuple(layer.scale) == pytest.approx((0.2252, 0.2252))
+    assert [str(u) for u in layer.units] == ["micrometer", "micrometer"]
+    grains = viewer.add_labels(square_grid(128, 16, 5), scale=layer.scale, units=layer.units,
+                               name="grains")
+    viewer.layers.selection = {grains}
+    written = viewer.layers.save(str(tmp_path / "grains.tif"), selected=True,
+                                 plugin="napari-labourfree")
+    assert [p.split("/")[-1] for p in written] == ["grains.tif", "grains_grains.csv"]
+    table = read_csv(tmp_path / "grains_grains.csv")
+    assert np.allclose(table["area_um2"], table["area_px"] * 0.2252**2)
+    [again] = viewer.open(tmp_path / "grains.tif", plugin="napari-labourfree")
+    assert tuple(again.scale) == pytest.approx((0.2252, 0.2252))
+
+
+ALL_WIDGETS = ["Microstructure generator", "Style (CycleGAN)", "Segmenter (U-Net)", "Segment",
+               "Grain statistics", "Compare synthetic vs real"]
+
+
+@pytest.mark.parametrize("name", ALL_WIDGETS)
+def test_every_field_has_a_tooltip_and_the_widget_a_help_page(make_napari_viewer, monkeypatch,
+                                                              name):
+    from magicgui.widgets import PushButton
+    from magicgui.widgets.bases import ValueWidget
+
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("napari-labourfree", name)
+    missing = [part.name or part.label for part in w
+               if isinstance(part, ValueWidget) and not isinstance(part, PushButton)
+               and part.visible is not False and part.name not in ("progress", "status",
+                                                                     "history", "summary",
+                                                                     "table")
+               and not part.tooltip]
+    assert not missing, f"{name}: fields without a tooltip: {missing}"
+    opened = []
+    monkeypatch.setattr("webbrowser.open", opened.append)
+    w.help.clicked.emit()
+    assert opened and opened[0].endswith("docs/widgets.md#" + {
+        "Style (CycleGAN)": "style-cyclegan", "Segmenter (U-Net)": "segmenter-u-net",
+        "Compare synthetic vs real": "compare-synthetic-vs-real"}.get(
+            name, name.lower().replace(" ", "-")))

@@ -9,6 +9,8 @@ from magicgui.widgets import Container, Label, ProgressBar, PushButton, Widget
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 
+from ._help import help_url, tooltip_for
+
 TAG = "napari_labourfree"
 
 
@@ -56,16 +58,24 @@ class JobWidget(Container):
 
     def __init__(self, viewer, parts: dict[str, Widget], action_buttons: list[str]):
         object.__setattr__(self, "_viewer", viewer)  # layer choices may ask for it early
+        for name, part in parts.items():  # every field explains itself
+            if not getattr(part, "tooltip", None) and tooltip_for(self.title, name):
+                part.tooltip = tooltip_for(self.title, name)
         parts = {**parts, "cancel": PushButton(text="Cancel", enabled=False),
                  "progress": ProgressBar(value=0, min=0, max=1, label="progress"),
-                 "status": Label(value="")}
+                 "status": Label(value=""),
+                 "help": PushButton(text="Help", tooltip=f"open the {self.title} page of "
+                                    "the documentation in a browser")}
         super().__init__(widgets=list(parts.values()))
         # magicgui containers own names such as `width`/`height`: attach after __init__.
         for name, part in parts.items():
             object.__setattr__(self, name, part)
         self._worker = None
+        self._closed = False
+        self.native.destroyed.connect(self._on_destroyed)
         self._action_buttons = action_buttons
         self.cancel.changed.connect(self._cancel)
+        self.help.changed.connect(self._open_help)
         # Layer pickers follow the viewer (napari does this too once the widget is docked).
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self.reset_choices)
@@ -89,6 +99,26 @@ class JobWidget(Container):
     def error(self, message) -> None:
         show_error(f"{self.title}: {message}")
 
+    def _open_help(self) -> None:
+        import webbrowser
+
+        webbrowser.open(help_url(self.title))
+
+    def _while_open(self, slot: Callable) -> Callable:
+        """``slot``, skipped once the dock is closed (a job may end after napari closes
+        the widget; its Qt parts are gone by then)."""
+        def guarded(*args):
+            if not self._closed:
+                return slot(*args)
+            return None
+
+        return guarded
+
+    def _on_destroyed(self, *_) -> None:
+        self._closed = True
+        if self._worker is not None:
+            self._worker.quit()
+
     def run_job(self, job, on_done: Callable, message: str,
                 on_event: Callable | None = None) -> None:
         """Start ``job`` in a worker; ``on_done(result)`` runs in the GUI thread."""
@@ -98,18 +128,19 @@ class JobWidget(Container):
             worker.errored.disconnect(worker._relay_error)
         except (AttributeError, TypeError, RuntimeError):
             pass
-        worker.yielded.connect(self._on_progress)
+        alive = self._while_open
+        worker.yielded.connect(alive(self._on_progress))
         if on_event is not None:
-            worker.yielded.connect(on_event)
-        worker.returned.connect(on_done)
-        worker.errored.connect(self.error)
-        worker.errored.connect(lambda err: self._ended(f"failed: {err}"))
+            worker.yielded.connect(alive(on_event))
+        worker.returned.connect(alive(on_done))
+        worker.errored.connect(alive(self.error))
+        worker.errored.connect(alive(lambda err: self._ended(f"failed: {err}")))
         # The worker stops iterating on quit() but does not close the job; closing it lets
         # a training job save its checkpoint (this runs in the worker thread, between steps).
         worker.aborted.connect(job.close)
-        worker.aborted.connect(lambda: show_info(f"{self.title}: cancelled"))
-        worker.aborted.connect(lambda: self._ended("cancelled"))
-        worker.finished.connect(self._on_finished)
+        worker.aborted.connect(alive(lambda: show_info(f"{self.title}: cancelled")))
+        worker.aborted.connect(alive(lambda: self._ended("cancelled")))
+        worker.finished.connect(alive(self._on_finished))
         self._worker = worker
         self._set_running(True)
         self.status.value = message

@@ -136,7 +136,7 @@ class GrainStatsWidget(JobWidget):
 
     def _data_changed(self, event=None) -> None:
         """The measured layer was edited or segmented again: measure it again."""
-        if not self.busy and self._layer is not None:
+        if not self._closed and not self.busy and self._layer is not None:
             self._start(chosen=self._chosen, layer=self._layer)
 
     def _pixel_size(self, layer) -> PixelSize | None:
