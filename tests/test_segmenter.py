@@ -53,8 +53,18 @@ def test_segments_any_size_and_tta(trained):
         result = run_job(model.segment(image, tile=64, overlap=16))
         assert result.probability.shape == shape == result.labels.shape
     image = rng.random((64, 64)).astype(np.float32)
-    tta = run_job(model.probability(image, tta=True))
+    events = []
+    tta = run_job(model.probability(image, tta=True), events.append)
     assert tta.shape == (64, 64) and 0 <= tta.min() <= tta.max() <= 1
+    # the mean over the 8 flips/turns, each a pass of its own (a cancel is heard per tile)
+    want = np.zeros_like(tta)
+    for flip in (False, True):
+        for k in range(4):
+            seen = np.rot90(image[:, ::-1] if flip else image, k)
+            p = np.rot90(run_job(model.probability(np.ascontiguousarray(seen))), -k)
+            want += p[:, ::-1] if flip else p
+    assert np.allclose(tta, want / 8, atol=1e-5)
+    assert len(events) == 8 and events[-1].step == events[-1].total == 8
 
 
 @pytest.mark.parametrize("image, words", [

@@ -107,24 +107,30 @@ class Segmenter:
 
         channels_last = next(net.parameters()).is_contiguous(memory_format=torch.channels_last)
 
-        def run(batch: torch.Tensor) -> torch.Tensor:
-            if channels_last:
-                batch = batch.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                if not tta:
-                    return torch.sigmoid(net(batch).float())
-                total = 0
-                for flip in (False, True):
-                    b = batch.flip(-1) if flip else batch
-                    for k in range(4):
-                        p = torch.sigmoid(net(torch.rot90(b, k, (-2, -1))).float())
-                        p = torch.rot90(p, -k, (-2, -1))
-                        total = total + (p.flip(-1) if flip else p)
-                return total / 8
+        # With tta each of the 8 orientations is one tiled pass: blending is linear, so the
+        # mean of the passes equals the pass of the means, and a cancel is heard per tile.
+        orientations = [(flip, k) for flip in (False, True) for k in range(4)] if tta \
+            else [(False, 0)]
+        total = None
+        for n, (flip, k) in enumerate(orientations):
+            def run(batch: torch.Tensor, flip=flip, k=k) -> torch.Tensor:
+                b = batch.flip(-1) if flip else batch
+                b = torch.rot90(b, k, (-2, -1)) if k else b
+                if channels_last:
+                    b = b.contiguous(memory_format=torch.channels_last)
+                with autocast(device):
+                    p = torch.sigmoid(net(b).float())
+                p = torch.rot90(p, -k, (-2, -1)) if k else p
+                return p.flip(-1) if flip else p
 
-        out = yield from tiled_apply(run, x, tile=tile, overlap=overlap,
-                                     multiple=2**net.depth, batch_size=batch_size,
-                                     device=device, message="segmenting")
+            def count(e, n=n):
+                return Progress(n * e.total + e.step, len(orientations) * e.total, e.message)
+
+            out = yield from relay(tiled_apply(run, x, tile=tile, overlap=overlap,
+                                               multiple=2**net.depth, batch_size=batch_size,
+                                               device=device, message="segmenting"), count)
+            total = out if total is None else total + out
+        out = total / len(orientations)
         return out[None] if out.ndim == 2 else out
 
     def probability(self, image: np.ndarray, **kwargs) -> Job[np.ndarray]:
