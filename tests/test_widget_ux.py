@@ -31,7 +31,7 @@ def wait(qtbot, w, timeout=60_000):
 
 def measure(qtbot, viewer, layer, **fields):
     w = GrainStatsWidget(viewer)
-    w.labels.value = layer
+    w.grains.value = layer
     for name, value in fields.items():
         getattr(w, name).value = value
     w.measure.clicked.emit()
@@ -58,7 +58,7 @@ def test_a_bad_typed_pixel_size_is_named(make_napari_viewer, errors):
     viewer = make_napari_viewer()
     layer = viewer.add_labels(square_grid(60, 10, 5), name="grid")
     w = GrainStatsWidget(viewer)
-    w.labels.value, w.pixel_size.value = layer, "0,2"
+    w.grains.value, w.pixel_size.value = layer, "0,2"
     w.measure.clicked.emit()
     assert errors and "pixel size '0,2' is not a number" in errors[0]
     assert not w.busy
@@ -83,7 +83,7 @@ def test_grain_statistics_leaves_a_users_mask_alone_and_follows_its_own_layers(
     assert not w.busy and w._result is None  # not measured on open
     assert "area_px" not in mask.features.columns
     grains = _base.show_layer(viewer, square_grid(60, 10, 5), "grains [x]", "labels")
-    w.labels.value = grains  # the plugin's own layer: measured at once
+    w.grains.value = grains  # the plugin's own layer: measured at once
     wait(qtbot, w)
     assert w.table.rowCount() == 49
     grains.data = square_grid(60, 20, 5)  # segmented again: the table follows
@@ -91,7 +91,7 @@ def test_grain_statistics_leaves_a_users_mask_alone_and_follows_its_own_layers(
     qtbot.waitUntil(lambda: w.table.rowCount() == 16, timeout=10_000)
     assert len(grains.features) == 16
     w2 = GrainStatsWidget(viewer)  # a new one prefers the plugin's grains
-    assert w2.labels.value is grains
+    assert w2.grains.value is grains
     wait(qtbot, w2)
     assert not errors
 
@@ -131,7 +131,7 @@ def test_segment_keeps_units_draws_outlines_and_shows_the_table(make_napari_view
     _, stats = viewer.window.add_plugin_dock_widget("napari-labourfree", "Grain statistics")
     assert isinstance(stats, GrainStatsWidget)
     wait(qtbot, stats)
-    assert stats.labels.value is grains and stats.table.rowCount() == grains.data.max()
+    assert stats.grains.value is grains and stats.table.rowCount() == grains.data.max()
     assert not errors
 
 
@@ -193,11 +193,9 @@ def test_every_field_has_a_tooltip_and_the_widget_a_help_page(make_napari_viewer
 
     viewer = make_napari_viewer()
     _, w = viewer.window.add_plugin_dock_widget("napari-labourfree", name)
-    missing = [part.name or part.label for part in w
+    missing = [name for name, part in w.fields.items()
                if isinstance(part, ValueWidget) and not isinstance(part, PushButton)
-               and part.visible is not False and part.name not in ("progress", "status",
-                                                                     "history", "summary",
-                                                                     "table")
+               and name not in ("progress", "status", "history", "summary", "table")
                and not part.tooltip]
     assert not missing, f"{name}: fields without a tooltip: {missing}"
     opened = []
@@ -207,3 +205,57 @@ def test_every_field_has_a_tooltip_and_the_widget_a_help_page(make_napari_viewer
         "Style (CycleGAN)": "style-cyclegan", "Segmenter (U-Net)": "segmenter-u-net",
         "Compare synthetic vs real": "compare-synthetic-vs-real"}.get(
             name, name.lower().replace(" ", "-")))
+
+
+@pytest.mark.parametrize("name", ALL_WIDGETS)
+def test_docks_are_compact_with_advanced_options_folded(make_napari_viewer, name):
+    from qtpy.QtWidgets import QApplication, QLabel
+
+    viewer = make_napari_viewer()
+    _, w = viewer.window.add_plugin_dock_widget("napari-labourfree", name)
+    QApplication.processEvents()
+    hint = w.native.sizeHint()
+    assert hint.height() <= 520 and hint.width() <= 460, (hint.width(), hint.height())
+    assert w._sections and not any(s.box.isExpanded() for s in w._sections)
+    # every labelled field shows its label (a part named `labels` used to hide them)
+    texts = {label.text() for label in w.native.findChildren(QLabel)}
+    for part in w.fields.values():
+        if getattr(part, "label", "") and type(part).__name__ not in ("CheckBox",
+                                                                      "PushButton", "Label"):
+            assert part.label in texts, part.label
+
+
+def test_segment_a_whole_folder_from_the_gui(make_napari_viewer, qtbot, tmp_path, micrograph,
+                                             errors, monkeypatch):
+    import tifffile
+
+    from napari_labourfree._widgets import segment
+
+    warnings = []
+    monkeypatch.setattr(segment, "show_warning", warnings.append)
+    folder = tmp_path / "micrographs"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a.tif", micrograph)
+    tifffile.imwrite(folder / "b.tif", micrograph[:96, :96])
+    tifffile.imwrite(folder / "bad.tif", np.full((64, 64), np.nan, np.float32))
+    viewer = make_napari_viewer()
+    w = SegmentWidget(viewer)
+    w.device.value, w.grain_size.value, w.pixel_size.value = "cpu", "off", "0.5"
+    w.folder.value, w.results.value = folder, tmp_path / "results"
+    w.run_folder.clicked.emit()
+    wait(qtbot, w)
+    assert w.status.value == f"wrote 2 of 3 segmentation(s) to {tmp_path / 'results'}"
+    assert warnings and "bad.tif" in warnings[0]
+    for stem in ("a", "b"):
+        for suffix in ("labels.tif", "grains.csv", "grains_summary.json", "overlay.png"):
+            assert (tmp_path / "results" / f"{stem}_{suffix}").is_file()
+    from napari_labourfree.io.tables import read_csv
+
+    table = read_csv(tmp_path / "results" / "a_grains.csv")
+    assert np.allclose(table["area_um2"], table["area_px"] * 0.25)
+    # again: refused unless replacing is allowed; the micrographs folder itself is refused
+    w.run_folder.clicked.emit()
+    assert errors and "already holds results" in errors[-1]
+    w.results.value = folder
+    w.run_folder.clicked.emit()
+    assert "is the input folder" in errors[-1] and not w.busy

@@ -185,7 +185,7 @@ def test_grain_statistics_table_selection_and_csv(make_napari_viewer, qtbot, tmp
     viewer = make_napari_viewer()
     labels = viewer.add_labels(square_grid(60, 10, 5), name="grid", scale=(2.0, 2.0))
     w = GrainStatsWidget(viewer)
-    w.labels.value = labels
+    w.grains.value = labels
     assert not w.busy and "area_um2" not in labels.features.columns  # a user's layer: asked
     w.measure.clicked.emit()
     wait(qtbot, w)
@@ -212,7 +212,7 @@ def test_grain_statistics_of_a_stack_plots_growth(make_napari_viewer, qtbot, tmp
     stack = np.stack([square_grid(60, c, 0) for c in (5, 10, 20)])
     viewer.add_labels(stack, name="growth")
     w = GrainStatsWidget(viewer)
-    w.labels.value = viewer.layers["growth"]
+    w.grains.value = viewer.layers["growth"]
     w.measure.clicked.emit()
     wait(qtbot, w)
     growth = w._result[2]
@@ -337,7 +337,7 @@ def test_end_to_end(make_napari_viewer, qtbot, tmp_path, errors):
     wait(qtbot, segment)
 
     stats = GrainStatsWidget(viewer)
-    stats.labels.value = viewer.layers["grains [real]"]
+    stats.grains.value = viewer.layers["grains [real]"]
     wait(qtbot, stats)
     stats.csv.value = tmp_path / "real.csv"
     stats.export.clicked.emit()

@@ -89,7 +89,7 @@ def main() -> None:
 
     stats = GrainStatsWidget(viewer)
     dock = viewer.window.add_dock_widget(stats, name="Grain statistics")
-    stats.labels.value = viewer.layers["grains [micrograph [sample]]"]
+    stats.grains.value = viewer.layers["grains [micrograph [sample]]"]
     wait(stats)
     stats.table.sortItems(1)
     stats.table.selectRow(0)

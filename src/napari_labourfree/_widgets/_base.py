@@ -56,7 +56,8 @@ class JobWidget(Container):
 
     title = "napari-labourfree"
 
-    def __init__(self, viewer, parts: dict[str, Widget], action_buttons: list[str]):
+    def __init__(self, viewer, parts: dict[str, Widget], action_buttons: list[str],
+                 sections: dict[str, list[str]] | None = None):
         object.__setattr__(self, "_viewer", viewer)  # layer choices may ask for it early
         for name, part in parts.items():  # every field explains itself
             if not getattr(part, "tooltip", None) and tooltip_for(self.title, name):
@@ -66,10 +67,22 @@ class JobWidget(Container):
                  "status": Label(value=""),
                  "help": PushButton(text="Help", tooltip=f"open the {self.title} page of "
                                     "the documentation in a browser")}
-        super().__init__(widgets=list(parts.values()))
+        sections = sections or {}
+        folded = {name for names in sections.values() for name in names}
+        # Cancel and Help share one row under the progress bar
+        row = Container(widgets=[parts["cancel"], parts["help"]], layout="horizontal",
+                        labels=False)
+        row.native.layout().setContentsMargins(0, 0, 0, 0)
+        shown = [p for n, p in parts.items() if n not in folded and n not in ("cancel", "help")]
+        super().__init__(widgets=[*shown[:-2], row, *shown[-2:]])  # ..., row, progress, status
         # magicgui containers own names such as `width`/`height`: attach after __init__.
         for name, part in parts.items():
             object.__setattr__(self, name, part)
+        object.__setattr__(self, "fields", dict(parts))  # every part, folded or not
+        for part in parts.values():  # layer lists: a few rows, not half the screen
+            if type(part).__name__ == "Select":
+                part.native.setMaximumHeight(72)
+        self._sections = self._fold(parts, sections)
         self._worker = None
         self._closed = False
         self.native.destroyed.connect(self._on_destroyed)
@@ -80,6 +93,36 @@ class JobWidget(Container):
         for event in ("inserted", "removed", "reordered"):
             getattr(viewer.layers.events, event).connect(self.reset_choices)
         Container.reset_choices(self)  # the subclass may not be fully built yet
+
+    def _fold(self, parts: dict, sections: dict[str, list[str]]) -> list[Container]:
+        """Put each section's parts in a collapsed box where its first part would be, so
+        the dock stays short: advanced options are one click away."""
+        from superqt import QCollapsible
+
+        order = list(parts)
+        folded = {name for names in sections.values() for name in names}
+        boxes = []
+        for title, names in sections.items():
+            inner = Container(widgets=[parts[n] for n in names])
+            inner.native.layout().setContentsMargins(0, 0, 0, 0)
+            box = QCollapsible(title)
+            box.layout().setContentsMargins(0, 0, 0, 0)
+            box.content().layout().setContentsMargins(12, 0, 0, 0)  # indented under its title
+            box.addWidget(inner.native)
+            box.collapse(animate=False)
+            first = order.index(names[0])
+            before = sum(1 for n in order[:first] if n not in folded)
+            before += sum(1 for t, ns in sections.items()
+                          if t != title and order.index(ns[0]) < first)
+            self.native.layout().insertWidget(before, box)
+            object.__setattr__(inner, "box", box)
+            boxes.append(inner)
+        return boxes
+
+    def reset_choices(self, *args) -> None:
+        super().reset_choices(*args)
+        for inner in self.__dict__.get("_sections", []):
+            inner.reset_choices(*args)
 
     def layers_of(self, kind: str):
         """A magicgui ``choices`` callable: the viewer's layers of ``kind`` ("image", ...)."""

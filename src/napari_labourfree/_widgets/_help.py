@@ -36,14 +36,18 @@ TOOLTIPS = {
         "min_area": "grains smaller than this (px) are merged into their neighbours "
                     "(typically 10-50)",
         "tta": "average the network over 8 flips and turns: smoother, 8x slower",
+        "replace_results": "allow replacing the results of an earlier run in the results "
+                           "folder (the micrographs are never touched)",
     },
     "Grain statistics": {
-        "labels": "the grains layer to measure (Segment's output, or your own labels)",
+        "grains": "the grains layer to measure (Segment's output, or your own labels)",
         "include_border": "count grains cut by the image edge in the summary (ASTM E112 "
                           "leaves them out)",
         "csv": "where to write the grain table (a _summary.json goes beside it)",
     },
     "Compare synthetic vs real": {
+        "real": "your real micrographs (image layers; select several with Ctrl)",
+        "synthetic": "synthetic images made by the style (image layers)",
         "patch": "side of the patches compared, in px (typically 32-128)",
         "per_image": "patches drawn from each image for the entropy and t-SNE",
     },

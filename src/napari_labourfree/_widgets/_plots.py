@@ -9,10 +9,12 @@ def make_canvas(rows: int = 1, cols: int = 2, height: float = 2.4, viewer=None):
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(2.4 * cols, height * rows), layout="constrained")
+    # at most 4 inches wide (400 px): the dock stays narrow, the canvas grows with it
+    figure = Figure(figsize=(min(2.0 * cols, 4.0), height * rows), layout="constrained")
     figure.subplots(rows, cols)
     canvas = FigureCanvasQTAgg(figure)
     canvas.setMinimumHeight(int(150 * rows))
+    canvas.setVisible(False)  # shown with the first result: no empty panels
     if viewer is not None:
         apply_theme(figure, viewer)
         viewer.events.theme.connect(lambda event=None: (apply_theme(figure, viewer),

@@ -45,7 +45,8 @@ class CompareWidget(JobWidget):
         w_compare = PushButton(text="Compare")
         w_table = Label(value="")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["compare"])
+        super().__init__(viewer, parts, ["compare"], sections={
+            "Options": ["patch", "per_image"]})
         self.canvas, self.figure = make_canvas(1, 3, height=2.6, viewer=viewer)
         self.native.layout().addWidget(self.canvas)
         self.compare.changed.connect(self._start)
@@ -104,6 +105,7 @@ class CompareWidget(JobWidget):
         ax_hist.legend(fontsize=7)
         ax_tsne.legend(fontsize=7, markerscale=2)
         apply_theme(self.figure, self._viewer)
+        self.canvas.setVisible(True)
         self.canvas.draw_idle()
         lines = []
         for row in report.table:

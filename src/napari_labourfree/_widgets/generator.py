@@ -45,14 +45,16 @@ class MicrostructureGenerator(JobWidget):
                                       label="movie frame every",
                                       tooltip="steps between frames of the growth movie (0 = none)")
         w_device = ComboBox(choices=DEVICE_CHOICES, value="auto", label="device")
-        w_fast = CheckBox(value=True, text="compile the solver (3x faster; ~10 s to compile first)")
+        w_fast = CheckBox(value=True, text="compile the solver")
         w_preview = PushButton(text="Preview one structure")
         w_count = SpinBox(value=10, min=1, max=1_000_000, label="structures")
         w_folder = FileEdit(mode="d", label="output folder")
         w_overwrite = CheckBox(value=False, text="replace an earlier simulation there")
         w_generate = PushButton(text="Generate data set")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["preview", "generate"])
+        super().__init__(viewer, parts, ["preview", "generate"], sections={
+            "Physics and device": ["regularity", "dt", "snapshot_every", "device", "fast"],
+            "Data set on disk": ["count", "folder", "overwrite", "generate"]})
         self.preview.changed.connect(self._start_preview)
         self.generate.changed.connect(self._start_dataset)
 

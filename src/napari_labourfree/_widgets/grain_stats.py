@@ -71,7 +71,7 @@ class GrainStatsWidget(JobWidget):
     title = "Grain statistics"
 
     def __init__(self, viewer: napari.viewer.Viewer):
-        w_labels = ComboBox(choices=self.layers_of("labels"), label="grains layer")
+        w_grains = ComboBox(choices=self.layers_of("labels"), label="grains layer")
         w_pixel_size = LineEdit(value="", label="pixel size",
                                 tooltip="side of one pixel, e.g. 0.2252; used when the layer "
                                 "carries none (empty = pixels only)")
@@ -83,7 +83,8 @@ class GrainStatsWidget(JobWidget):
         w_csv = FileEdit(mode="w", filter="*.csv", label="CSV file")
         w_export = PushButton(text="Export CSV")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["measure", "export"])
+        super().__init__(viewer, parts, ["measure", "export"], sections={
+            "Pixel size": ["pixel_size", "unit"], "Export": ["csv", "export"]})
         self.table = QTableWidget()
         self.table.setSortingEnabled(True)
         self.table.resizeColumnsToContents()
@@ -92,6 +93,7 @@ class GrainStatsWidget(JobWidget):
         self.table.setMinimumHeight(180)
         self.table.itemSelectionChanged.connect(self._select_grain)
         self.canvas, self.figure = make_canvas(1, 2, viewer=viewer)
+        self.table.setVisible(False)  # shown with the first measurement
         self.native.layout().addWidget(self.table)
         self.native.layout().addWidget(self.canvas)
         self._result = None
@@ -99,15 +101,15 @@ class GrainStatsWidget(JobWidget):
         self._chosen = False  # whether the user asked to measure that layer
         self.measure.changed.connect(lambda: self._start(chosen=True))
         self.export.changed.connect(self._export)
-        self.labels.changed.connect(self._layer_chosen)
+        self.grains.changed.connect(self._layer_chosen)
         self.update_buttons()
         own = [layer for layer in viewer.layers if _is_own_grains(layer)]
         if own:  # opened after Segment: show its grains at once (never a user's mask)
-            self.labels.value = own[-1]
+            self.grains.value = own[-1]
             if self._layer is not own[-1]:
                 self._start()
-        elif self.labels.value is not None:
-            self.status.value = f"press Measure grains to measure '{self.labels.value.name}'"
+        elif self.grains.value is not None:
+            self.status.value = f"press Measure grains to measure '{self.grains.value.name}'"
 
     def reset_choices(self, *args) -> None:
         super().reset_choices(*args)
@@ -115,7 +117,7 @@ class GrainStatsWidget(JobWidget):
 
     def update_buttons(self) -> None:
         if not self.busy:
-            self.measure.enabled = self.labels.value is not None
+            self.measure.enabled = self.grains.value is not None
             self.export.enabled = self._result is not None
 
     def _layer_chosen(self, layer) -> None:
@@ -129,8 +131,8 @@ class GrainStatsWidget(JobWidget):
 
     def show_grains(self, layer) -> None:
         """Choose ``layer`` and measure it, unless it is measured (or being measured)."""
-        if self.labels.value is not layer:
-            self.labels.value = layer  # measures the plugin's own layers at once
+        if self.grains.value is not layer:
+            self.grains.value = layer  # measures the plugin's own layers at once
         if not self.busy and self._layer is not layer:
             self._start(chosen=True, layer=layer)
 
@@ -146,7 +148,7 @@ class GrainStatsWidget(JobWidget):
         return layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
 
     def _start(self, chosen: bool = False, layer=None) -> None:
-        layer = layer if layer is not None else self.labels.value
+        layer = layer if layer is not None else self.grains.value
         if layer is None:
             self.error("choose a Labels layer")
             return
@@ -173,6 +175,8 @@ class GrainStatsWidget(JobWidget):
             layer.features = table  # other plugins can use it; rows map to ids via `index`
         self._fill_table(table, size)
         self._plot(table, growth, size)
+        self.table.setVisible(True)
+        self.canvas.setVisible(True)
         u = size.unit if size else "px"
         ecd = summary.get(f"mean_equivalent_diameter_{u}", summary["mean_equivalent_diameter_px"])
         g = summary["astm_g_planimetric"]

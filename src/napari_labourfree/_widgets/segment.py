@@ -22,8 +22,15 @@ from ..jobs import Progress, relay
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
 from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
-from ._layers import as_features, grey_frames, layer_pixel_size, same_place
+from ._layers import (
+    as_features,
+    grey_frames,
+    layer_pixel_size,
+    parse_pixel_size,
+    same_place,
+)
 from ._shared import shared
+from .style import _path
 
 if TYPE_CHECKING:
     import napari
@@ -77,13 +84,26 @@ class SegmentWidget(JobWidget):
                                 tooltip="open Grain statistics on the result: table, "
                                 "histograms, CSV export")
         w_run = PushButton(text="Segment")
+        w_folder = FileEdit(mode="d", label="micrographs folder",
+                            tooltip="every image in this folder is segmented, as "
+                            "`labourfree segment FOLDER --out RESULTS` does")
+        w_results = FileEdit(mode="d", label="results folder",
+                             tooltip="boundaries, labels, grain CSV + summary JSON and an "
+                             "overlay PNG per image (a folder apart from the micrographs)")
+        w_replace_results = CheckBox(value=False, text="replace earlier results there")
+        w_run_folder = PushButton(text="Segment folder")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["run"])
+        super().__init__(viewer, parts, ["run", "run_folder"], sections={
+            "Options": ["grain_size", "instances", "threshold", "min_area", "close_gaps",
+                        "tta", "device"],
+            "Pixel size": ["pixel_size", "unit"],
+            "A whole folder": ["folder", "results", "replace_results", "run_folder"]})
         if shared.segmenter:
             self.weights.value = shared.segmenter
             self.use_default.value = False
         shared.segmenter_changed.connect(self._take_weights)
         self.run.changed.connect(self._start)
+        self.run_folder.changed.connect(self._start_folder)
         self.image.changed.connect(self.update_buttons)
         self.update_buttons()
 
@@ -115,29 +135,76 @@ class SegmentWidget(JobWidget):
             raise ValueError("choose segmenter weights (or the built-in default model)")
         return Path(text).expanduser()
 
+    def _options(self) -> SegmentOptions:
+        return SegmentOptions().with_(
+            threshold=self.threshold.value or None, min_area=self.min_area.value,
+            grain_size=parse_grain_size(self.grain_size.value),
+            instances=self.instances.value, close_gaps=self.close_gaps.value,
+            tta=self.tta.value)
+
+    def _model(self):
+        from ..segmenter.model import Segmenter
+
+        return Segmenter.load(self._weights_path(), pick_device(self.device.value))
+
     def _start(self) -> None:
         layer = self.image.value
         if layer is None:
             self.error("open an image layer first")
             return
         try:
-            from ..segmenter.model import Segmenter
-
             frames = grey_frames(layer)
-            model = Segmenter.load(self._weights_path(), pick_device(self.device.value))
+            options = self._options()
             size = layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
-            options = SegmentOptions().with_(
-                threshold=self.threshold.value or None, min_area=self.min_area.value,
-                grain_size=parse_grain_size(self.grain_size.value),
-                instances=self.instances.value, close_gaps=self.close_gaps.value,
-                tta=self.tta.value)
-        except (ValueError, FileNotFoundError) as err:
+            model = self._model()
+        except (ValueError, OSError) as err:
             self.error(err)
             return
         # The result goes to this layer, whatever is selected when the job ends.
         self.run_job(_segment_frames(model, frames, options, size),
                      lambda result: self._show(layer, result, size),
                      f"segmenting '{layer.name}' on {model.device}")
+
+    def _start_folder(self) -> None:
+        """The CLI's batch job on a folder, in a worker: the same files as `labourfree
+        segment FOLDER --out RESULTS`."""
+        from ..io.folders import check_apart
+        from ..io.images import list_images
+        from ..segmenter.batch import output_names, segment_files
+
+        try:
+            folder, out = _path(self.folder), _path(self.results)
+            if folder is None or out is None:
+                raise ValueError("choose a folder of micrographs and a results folder")
+            check_apart(out, [folder], "results folder")
+            paths = list_images([folder])
+            stems = [p.stem for p in paths]
+            twice = sorted({s for s in stems if stems.count(s) > 1})
+            if twice:
+                raise ValueError(f"images share a name, their results would collide: "
+                                 f"{', '.join(twice)}")
+            existing = [n for s in stems for n in output_names(s) if (out / n).exists()]
+            if existing and not self.replace_results.value:
+                raise ValueError(f"{out} already holds results ({existing[0]}"
+                                 f"{' and more' if len(existing) > 1 else ''}); choose "
+                                 "another folder or tick 'replace earlier results there'")
+            options = self._options()
+            size = parse_pixel_size(self.pixel_size.value, self.unit.value)
+            model = self._model()
+            job = segment_files(model, paths, out, options=options, pixel_size=size,
+                                weights_name=str(self._weights_path()))
+        except (ValueError, OSError) as err:
+            self.error(err)
+            return
+        self.run_job(job, lambda result: self._folder_done(result, out, len(paths)),
+                     f"segmenting {len(paths)} image(s) into {out}")
+
+    def _folder_done(self, result, out: Path, total: int) -> None:
+        rows, failures = result
+        self.status.value = f"wrote {len(rows)} of {total} segmentation(s) to {out}"
+        if failures:
+            show_warning(f"{self.title}: {len(failures)} image(s) failed: " + "; ".join(
+                f"{name}: {message}" for name, message in failures[:5]))
 
     def _show(self, layer, result, size) -> None:
         probability, labels, table, qualities = result

@@ -37,7 +37,9 @@ class SegmenterTrainingWidget(JobWidget):
         w_load_default = PushButton(text="Use the built-in default")
         w_history = Label(value="")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["train", "load", "load_default"])
+        super().__init__(viewer, parts, ["train", "load", "load_default"], sections={
+            "Training options": ["preset", "epochs", "steps", "crop", "batch", "device",
+                                 "resume"]})
         self.preset.changed.connect(self._preset_chosen)
         self.train.changed.connect(self._start)
         self.load.changed.connect(self._load)

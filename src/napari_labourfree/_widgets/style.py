@@ -51,7 +51,9 @@ class StyleWidget(JobWidget):
         w_layer = ComboBox(choices=self.layers_of("image"), label="layer to stylize")
         w_stylize = PushButton(text="Stylize layer")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
-        super().__init__(viewer, parts, ["train", "load", "synthesize", "stylize"])
+        super().__init__(viewer, parts, ["train", "load", "synthesize", "stylize"], sections={
+            "Training options": ["preset", "iterations", "crop", "device", "resume"],
+            "Use the style": ["out", "synthesize", "layer", "stylize"]})
         self._model = None
         self._model_path = None
         self.preset.changed.connect(self._preset_chosen)
