@@ -81,7 +81,8 @@ def main() -> None:
     dock = viewer.window.add_dock_widget(segment, name="Segment")
     segment.image.value = viewer.layers["micrograph [sample]"]
     segment.use_default.value = True  # the built-in default, not the quick U-Net above
-    segment.pixel_size.value = 0.1
+    segment.pixel_size.value = "0.1"
+    segment.show_table.value = False  # Grain statistics gets its own picture below
     segment.run.clicked.emit()
     wait(segment)
     shoot(viewer, "segment")

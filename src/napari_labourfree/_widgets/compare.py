@@ -96,7 +96,7 @@ class CompareWidget(JobWidget):
             points = report.embedding[report.origin == name]
             ax_tsne.scatter(points[:, 0], points[:, 1], s=6, color=colour, label=name)
         ax_hist.set_xlabel("intensity (0-1)")
-        ax_hist.set_ylabel("share of pixels")
+        ax_hist.set_ylabel("density")
         ax_entropy.set_xlabel("patch entropy (bits)")
         ax_entropy.set_ylabel("patches")
         ax_tsne.set_title("t-SNE of patches", fontsize=9)

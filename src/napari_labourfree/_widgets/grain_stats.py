@@ -177,11 +177,12 @@ class GrainStatsWidget(JobWidget):
         self._plot(table, growth, size)
         self.table.setVisible(True)
         self.canvas.setVisible(True)
+        self.status.value = f"measured {len(table['label'])} grains in '{layer.name}'"
         u = size.unit if size else "px"
         ecd = summary.get(f"mean_equivalent_diameter_{u}", summary["mean_equivalent_diameter_px"])
         g = summary["astm_g_planimetric"]
         self.summary.value = (f"{summary['grains']} grains (+{summary['grains_touching_border']} "
-                              f"at the edge), mean ECD {ecd:.3g} {u}"
+                              f"at the edge), mean ECD {ecd:.3g} {_unit_text(u)}"
                               + ("" if g is None else f", ASTM G {g:.1f}"))
         self.update_buttons()
 
@@ -258,8 +259,10 @@ class GrainStatsWidget(JobWidget):
             step[-3] = int(table["frame"][i])
             self._viewer.dims.current_step = tuple(step)
         centre = np.array([table["centroid_y_px"][i], table["centroid_x_px"][i]])
-        self._viewer.camera.center = tuple(centre * np.asarray(layer.scale)[-2:]
-                                           + np.asarray(layer.translate)[-2:])
+        scene = getattr(self._viewer, "scene", None)  # napari >= 0.9 keeps the camera there
+        camera = scene.camera if scene is not None else self._viewer.camera
+        camera.center = tuple(centre * np.asarray(layer.scale)[-2:]
+                              + np.asarray(layer.translate)[-2:])
 
     def _export(self) -> None:
         from ..io.tables import write_csv, write_json
