@@ -57,3 +57,13 @@ def tiny_real(tiny_sims, tmp_path_factory):
         image = (1 - phi) * 180 + 40 + rng.normal(0, 8, phi.shape)
         tifffile.imwrite(out / f"real_{path.name}", image.clip(0, 255).astype(np.uint8))
     return out
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """The error notifications a widget shows, instead of napari's pop-ups."""
+    from napari_labourfree._widgets import _base
+
+    seen = []
+    monkeypatch.setattr(_base, "show_error", seen.append)
+    return seen

@@ -11,13 +11,6 @@ from napari_labourfree._widgets.grain_stats import GrainStatsWidget
 from napari_labourfree._widgets.segment import SegmentWidget
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    seen = []
-    monkeypatch.setattr(_base, "show_error", seen.append)
-    return seen
-
-
 @pytest.fixture(scope="module")
 def micrograph():
     from napari_labourfree._sample_data import synthetic_micrograph

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_labourfree._widgets import _base
 from napari_labourfree._widgets._shared import shared
 from napari_labourfree._widgets.compare import CompareWidget
 from napari_labourfree._widgets.grain_stats import GrainStatsWidget
@@ -23,13 +22,6 @@ WIDGETS = {
     "Grain statistics": GrainStatsWidget,
     "Compare synthetic vs real": CompareWidget,
 }
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    seen = []
-    monkeypatch.setattr(_base, "show_error", seen.append)
-    return seen
 
 
 @pytest.fixture(scope="module")

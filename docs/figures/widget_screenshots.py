@@ -1,6 +1,6 @@
 """Screenshots of every dock widget in use -> docs/images/widget_*.png.
 
-    xvfb-run -a python docs/figures/widget_screenshots.py      (about 3 minutes on 2 cores)
+    xvfb-run -a python docs/figures/widget_screenshots.py      (about 5 minutes on 2 cores)
 
 Everything is generated here: simulations, a hand-painted micrograph look for them, a quick
 U-Net and a quick style. No third-party images are used.
@@ -92,8 +92,7 @@ def main() -> None:
     dock = viewer.window.add_dock_widget(stats, name="Grain statistics")
     stats.grains.value = viewer.layers["grains [micrograph [sample]]"]
     wait(stats)
-    stats.table.sortItems(1)
-    stats.table.selectRow(0)
+    stats.table.sortItems(1)  # no row selected, so every grain's outline shows
     shoot(viewer, "grain_stats")
     viewer.window.remove_dock_widget(dock)
 

@@ -10,7 +10,7 @@ from magicgui.widgets import CheckBox, ComboBox, FileEdit, PushButton, Select, S
 
 from ..devices import DEVICE_CHOICES, pick_device
 from ._base import JobWidget, show_layer
-from ._layers import grey_frames
+from ._layers import grey_frames, same_place
 from ._shared import shared
 
 if TYPE_CHECKING:
@@ -172,8 +172,8 @@ class StyleWidget(JobWidget):
     def _stylized(self, layer, frames) -> None:
         data = frames[0] if len(frames) == 1 else np.stack(frames)
         show_layer(self._viewer, data, f"synthetic [{layer.name}]", colormap="gray",
-                   contrast_limits=(0, 1), scale=tuple(layer.scale)[-data.ndim:],
-                   translate=tuple(layer.translate)[-data.ndim:])
+                   contrast_limits=(0, 1), **same_place(layer, data.ndim))
+        self.status.value = f"stylized '{layer.name}'"
 
 
 def _stylize(model, frames):

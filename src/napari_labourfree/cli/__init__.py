@@ -92,6 +92,16 @@ def user_pixel_size(args):
     return None if args.pixel_size is None else PixelSize(args.pixel_size, args.unit, "user")
 
 
+def report_failures(command: str, failures, total: int, what: str = "input(s)") -> int:
+    """Name each file a batch could not do; the exit status: 1 when any failed, else 0."""
+    for name, message in failures:
+        print(f"labourfree {command}: error: {name}: {message}", file=sys.stderr)
+    if failures:
+        print(f"labourfree {command}: {len(failures)} of {total} {what} failed",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
 def refuse_existing(paths, overwrite: bool) -> None:
     """Raise FileExistsError naming the outputs that exist, unless ``overwrite``."""
     existing = [str(p) for p in paths if Path(p).exists()]

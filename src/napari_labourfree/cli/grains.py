@@ -6,7 +6,7 @@ import errno
 import sys
 from pathlib import Path
 
-from . import refuse_existing, user_pixel_size
+from . import refuse_existing, report_failures, user_pixel_size
 
 
 def add_to(sub) -> None:
@@ -84,13 +84,7 @@ def run(args) -> int:
     done = len(outputs) - len(failures)
     print(f"wrote {done} {'growth' if args.series else 'grain'} table(s) to {args.out}",
           file=sys.stderr)
-    for name, message in failures:
-        print(f"labourfree grains: error: {name}: {message}", file=sys.stderr)
-    if failures:
-        print(f"labourfree grains: {len(failures)} of {len(inputs)} input(s) failed",
-              file=sys.stderr)
-        return 1
-    return 0
+    return report_failures("grains", failures, len(inputs))
 
 
 def _measure_all(args, inputs, outputs, user_size, options):

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
-from . import refuse_existing, run_with_progress, user_pixel_size
+from . import refuse_existing, report_failures, run_with_progress, user_pixel_size
 
 
 def add_to(sub) -> None:
@@ -119,13 +119,7 @@ def run(args) -> int:
         if quality and quality.get("warnings"):
             print(f"warning: {name}: " + "; ".join(quality["warnings"]), file=sys.stderr)
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
-    for name, message in failures:
-        print(f"labourfree segment: error: {name}: {message}", file=sys.stderr)
-    if failures:
-        print(f"labourfree segment: {len(failures)} of {len(inputs)} image(s) failed",
-              file=sys.stderr)
-        return 1
-    return 0
+    return report_failures("segment", failures, len(inputs), "image(s)")
 
 
 def _write_sample(out: Path, overwrite: bool) -> Path:
