@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from magicgui.widgets import Container, Label, ProgressBar, PushButton, Widget
+from magicgui.widgets import Container, Label, ProgressBar, PushButton, Select, Widget
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info
 
@@ -80,7 +80,7 @@ class JobWidget(Container):
             object.__setattr__(self, name, part)
         object.__setattr__(self, "fields", dict(parts))  # every part, folded or not
         for part in parts.values():  # layer lists: a few rows, not half the screen
-            if type(part).__name__ == "Select":
+            if isinstance(part, Select):
                 part.native.setMaximumHeight(72)
         self._sections = self._fold(parts, sections)
         self._worker = None
