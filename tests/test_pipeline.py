@@ -22,11 +22,12 @@ def test_pipeline_runs_every_stage_then_resumes(tiny_real, tmp_path):
         image = tifffile.imread(path)
         tifffile.imwrite(truth / path.name, (image > image.mean()).astype(np.uint8) * 255)
     plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", truth=truth, count=3,
-                        iterations=3, epochs=1, overrides=dict(TINY))
+                        iterations=3, epochs=1, overrides=dict(TINY), start_from=None)
     events = []
     report = run_job(run_pipeline(plan, "cpu"), events.append)
     text = report.read_text()
     assert "## Against the ground truth" in text and "| 2 |" in text
+    assert "trained from random weights" in text
     stages = {e.message.split("]")[0] for e in events if e.message.startswith("[")}
     assert stages == {f"[{k}/6" for k in range(1, 7)}
     for name in ("simulations/meta.json", "style.safetensors", "synthetic/meta.json",
@@ -36,10 +37,32 @@ def test_pipeline_runs_every_stage_then_resumes(tiny_real, tmp_path):
     assert (tmp_path / "run" / "segmented" / f"{stem}_overlay.png").is_file()
     # a second run finds every stage done: only segment (skipped images) and report run
     plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", truth=truth, count=3,
-                        iterations=3, epochs=1, overrides=dict(TINY))
+                        iterations=3, epochs=1, overrides=dict(TINY), start_from=None)
     events = []
     run_job(run_pipeline(plan, "cpu"), events.append)
     assert {e.message.split("]")[0] for e in events if e.message.startswith("[")} == {"[6/6"}
+
+
+def test_pipeline_fine_tunes_the_default_beside_engine_images(tiny_real, tmp_path):
+    from napari_labourfree import checkpoints
+    from napari_labourfree.segmenter.default import default_weights
+
+    tiny = {k: v for k, v in TINY.items() if k not in ("depth", "base")}
+    plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", count=3, iterations=3,
+                        epochs=1, overrides=tiny)  # start_from="default" is the default
+    report = run_job(run_pipeline(plan, "cpu")).read_text()
+    assert "fine-tuned from `default_segmenter.safetensors`" in report
+    assert len(list((tmp_path / "run" / "engine" / "images").glob("*.tif"))) == 3
+    header = checkpoints.read_header(tmp_path / "run" / "segmenter.safetensors")
+    default = checkpoints.read_header(default_weights())
+    training = header["config"]["training"]
+    assert training["started_from"] == "default_segmenter.safetensors"
+    assert len(training["data"]) == 2 and training["images"] == 6
+    assert header["config"]["architecture"] == default["config"]["architecture"]
+    assert header["config"]["grain_size"]["range"][1] > 100  # it still knows large grains
+    with pytest.raises(ValueError, match="depth change the U-Net"):
+        run_pipeline(PipelinePlan(real=[tiny_real], out=tmp_path / "other",
+                                  overrides={"depth": 2}), "cpu")
 
 
 def test_pipeline_refuses_missing_inputs(tmp_path, capsys):

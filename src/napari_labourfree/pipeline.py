@@ -36,6 +36,10 @@ class PipelinePlan:
     segment: SegmentOptions = field(default_factory=SegmentOptions)
     pixel_size: object = None
     overrides: dict | None = None  # any of OVERRIDES: size, grains, steps, crop_size, ...
+    # the segmenter starts from these weights ("default": the built-in generalist) and is
+    # fine-tuned on the synthetic pairs mixed with appearance-engine images, so it keeps
+    # what it knew; None trains a fresh U-Net from random weights
+    start_from: str | Path | None = "default"
 
     @property
     def sims(self) -> Path:
@@ -50,6 +54,10 @@ class PipelinePlan:
         return self.out / "synthetic"
 
     @property
+    def engine(self) -> Path:
+        return self.out / "engine"
+
+    @property
     def segmenter(self) -> Path:
         return self.out / "segmenter.safetensors"
 
@@ -60,6 +68,7 @@ class PipelinePlan:
 
 def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     """Check the plan now; return the job (which returns the report's path)."""
+    from . import checkpoints
     from .io.folders import FolderLock, check_apart, locked
     from .io.images import list_images, read_image
     from .normalise import check_image
@@ -76,6 +85,16 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+    if plan.start_from is not None:
+        from .segmenter.default import resolve_weights
+
+        clash = sorted({"depth", "base"} & set(plan.overrides or {}))
+        if clash:
+            raise ValueError(f"override(s) {', '.join(clash)} change the U-Net, which is "
+                             "fine-tuned from its starting weights; start from scratch to "
+                             "change them")
+        plan.start_from = resolve_weights(plan.start_from)
+        checkpoints.load(plan.start_from, checkpoints.SEGMENTER)  # a usable file, now
     truth = [] if plan.truth is None else (
         list(plan.truth) if isinstance(plan.truth, (list, tuple)) else [plan.truth])
     check_apart(plan.out, [*plan.real, *truth])
@@ -93,6 +112,7 @@ STAGES = ("simulate", "train style", "synthesize", "train segmenter", "segment",
 
 def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
+    from .appearance.dataset import render_dataset
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
     from .segmenter.batch import segment_files
@@ -137,12 +157,23 @@ def _pipeline_job(plan: PipelinePlan, device):
                                     overwrite=True), tag(2))
         timings["synthesize"] = time.perf_counter() - start
     # 4. segmenter
+    if plan.start_from is not None:  # the same U-Net as the starting weights
+        arch = checkpoints.read_header(plan.start_from)["config"]["architecture"]
+        seg_extra.update(depth=arch["depth"], base=arch["base"],
+                         outputs=arch.get("outputs", 1))
     seg_config = segmenter_config(plan.preset, epochs=plan.epochs, **seg_extra)
     total = seg_config.epochs * seg_config.steps_per_epoch
     if _iteration(plan.segmenter, "step") < total:
         start = time.perf_counter()
-        yield from relay(train_segmenter(plan.synthetic, plan.segmenter, seg_config,
-                                         device=device, resume=plan.segmenter.exists()), tag(3))
+        data = [plan.synthetic]
+        if plan.start_from is not None:  # generic looks beside the learned one: no forgetting
+            if _meta(plan.engine).get("count") != count:
+                yield from relay(render_dataset(plan.sims, plan.engine, count,
+                                                size=preset["size"], overwrite=True), tag(3))
+            data.append(plan.engine)
+        yield from relay(train_segmenter(data, plan.segmenter, seg_config, device=device,
+                                         resume=plan.segmenter.exists(),
+                                         init=plan.start_from), tag(3))
         timings["train segmenter"] = (timings.get("train segmenter", 0)
                                       + time.perf_counter() - start)
     # 5. segment the real images
@@ -202,7 +233,11 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list,
     pictures = plan.out / "report"
     pictures.mkdir(exist_ok=True)
     lines = ["# Labour-free segmentation report", "",
-             f"Preset `{plan.preset}`; {len(plan.real)} real image(s), used without labels.", ""]
+             f"Preset `{plan.preset}`; {len(plan.real)} real image(s), used without labels.",
+             "", "The segmenter was " + (
+                 f"fine-tuned from `{Path(plan.start_from).name}` on the synthetic pairs and "
+                 "as many appearance-engine images." if plan.start_from is not None
+                 else "trained from random weights on the synthetic pairs."), ""]
     lines += ["| stage | minutes |", "|---|---|"]
     lines += [f"| {k} | {v / 60:.1f} |" for k, v in timings.items()]
     if history:

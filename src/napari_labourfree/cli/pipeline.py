@@ -30,6 +30,10 @@ def add_to(sub) -> None:
     p.add_argument("--close-gaps", type=float, default=0.0,
                    help="with a one-output segmenter: split grains joined through "
                         "boundary gaps (px, default off)")
+    p.add_argument("--start-from", default="default", metavar="default|scratch|WEIGHTS",
+                   help="the segmenter is fine-tuned from these weights, with appearance-engine "
+                        "images beside the synthetic ones so it keeps what it knew (default: "
+                        "the built-in model); 'scratch' trains a fresh U-Net")
     p.add_argument("--pixel-size", type=float, help="pixel size (default: from the files)")
     p.add_argument("--unit", default="um", help="unit of --pixel-size")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -45,6 +49,7 @@ def run(args) -> int:
     plan = PipelinePlan(
         real=args.real, out=args.out, preset=args.preset, truth=args.truth, count=args.count,
         iterations=args.iterations, epochs=args.epochs,
+        start_from=None if args.start_from == "scratch" else args.start_from,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=user_pixel_size(args))
     device = pick_device(args.device)

@@ -85,26 +85,45 @@ def segmenter_config(preset: str = "fast", **overrides) -> SegmenterConfig:
     return from_preset(SegmenterConfig, PRESETS, preset, overrides, "segmenter")
 
 
-def train_segmenter(data: Path | str, out: Path | str, config: SegmenterConfig | None = None,
+def train_segmenter(data, out: Path | str, config: SegmenterConfig | None = None,
                     *, device: torch.device | str = "cpu", resume: bool = False,
-                    overwrite: bool = False) -> Job[Path]:
-    """A job that trains the U-Net on ``data`` (a `synthesize` or `simulate` folder with
-    images/ and masks/) and returns the weights path. Inputs are checked now."""
+                    overwrite: bool = False, init: Path | str | None = None) -> Job[Path]:
+    """A job that trains the U-Net on ``data`` and returns the weights path.
+
+    ``data``: a `synthesize` or `simulate` folder with images/ and masks/, or a list of
+    them (crops are drawn in proportion to each image's area). ``init``: a weights file
+    to start from instead of random weights (fine-tuning, e.g. the built-in default); its
+    architecture must be the config's. Inputs are checked now.
+    """
     config = (config or segmenter_config()).validate()
-    data, out = Path(data), check_weights_output(out, resume, overwrite)
-    images = simulation_files(data)
-    masks = [data / "masks" / p.name for p in images]
-    missing = [m.name for m in masks if not m.is_file()]
-    if missing:
-        raise FileNotFoundError(f"{data / 'masks'} lacks {', '.join(missing[:3])}"
-                                f"{' ...' if len(missing) > 3 else ''}")
+    out = check_weights_output(out, resume, overwrite)
+    folders = [Path(d) for d in (data if isinstance(data, (list, tuple)) else [data])]
+    images, masks = [], []
+    for folder in folders:
+        found = simulation_files(folder)
+        pairs = [folder / "masks" / p.name for p in found]
+        missing = [m.name for m in pairs if not m.is_file()]
+        if missing:
+            raise FileNotFoundError(f"{folder / 'masks'} lacks {', '.join(missing[:3])}"
+                                    f"{' ...' if len(missing) > 3 else ''}")
+        images += found
+        masks += pairs
     header = None
     if resume:
         header, _ = checkpoints.load(out, checkpoints.SEGMENTER)
         if {"outputs": 1, **header["config"]["architecture"]} != config.architecture():
             raise ValueError(f"{out.name} was trained with {header['config']['architecture']}; "
                              f"resume with the same architecture")
-    return _train_job(images, masks, data, out, config, torch.device(device), header)
+    initial = None
+    if init is not None and not resume:
+        initial = (*checkpoints.load(init, checkpoints.SEGMENTER), Path(init).name)
+        found = {"outputs": 1, **initial[0]["config"]["architecture"]}
+        if found != config.architecture():
+            raise ValueError(f"{Path(init).name} has the architecture {found}; fine-tune it "
+                             f"with the same depth, base and outputs, not "
+                             f"{config.architecture()}")
+    return _train_job(images, masks, folders, out, config, torch.device(device), header,
+                      initial)
 
 
 def split_validation(n: int, fraction: float, rng: np.random.Generator):
@@ -114,7 +133,8 @@ def split_validation(n: int, fraction: float, rng: np.random.Generator):
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _train_job(images, masks, data, out, config: SegmenterConfig, device, header):
+def _train_job(images, masks, folders, out, config: SegmenterConfig, device, header,
+               initial=None):
     from ..analysis.metrics import boundary_f1, pixel_iou
     from .model import Segmenter
 
@@ -134,7 +154,9 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
         targets.append([distance_target(ys[i] > 0) for i in train_idx])
     sampler = CropSampler([xs[i] for i in train_idx], config.crop_size, rng, rotate=True,
                           companions=targets)
-    grain_size = _grain_size_range(data, config)
+    grain_size = _grain_size_range(folders, config)
+    if grain_size is None and initial is not None:  # fine-tuning keeps what it knew
+        grain_size = initial[0]["config"].get("grain_size")
 
     net = build_unet(config.architecture()).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -145,11 +167,15 @@ def _train_job(images, masks, data, out, config: SegmenterConfig, device, header
         checkpoints.restore_optimizers(header, tensors, {"unet": opt})
         start = header["config"]["training"]["step"]
         history = header["config"]["training"].get("history", [])
+    elif initial is not None:
+        checkpoints.restore(initial[1], {"unet": net}, "the starting weights")
     total = config.epochs * config.steps_per_epoch
 
     def save(step: int) -> None:
         training = {"step": step, "epoch": step // config.steps_per_epoch, **asdict(config),
-                    "history": history, "data": str(data), "images": len(xs),
+                    "history": history, "data": [str(f) for f in folders],
+                    "images": len(xs),
+                    "started_from": None if initial is None else initial[2],
                     "train_images": len(train_idx), "val_images": len(val_idx),
                     "val_files": [images[i].name for i in val_idx][:50], "device": str(device)}
         cfg = {"architecture": config.architecture(), "normalisation": recipe,
@@ -258,14 +284,19 @@ def distance_target(mask: np.ndarray) -> np.ndarray:
     return dist / np.maximum(peak[grains], 1.0)
 
 
-def _grain_size_range(data: Path, config: SegmenterConfig) -> dict | None:
-    """The grain diameters (px) the network saw, when the data set records them (data sets
+def _grain_size_range(folders, config: SegmenterConfig) -> dict | None:
+    """The grain diameters (px) the network saw, when the data sets record them (data sets
     from the appearance engine do), widened by the training zoom."""
     import json
 
-    try:
-        meta = json.loads((data / "meta.json").read_text())
-        low, high = meta["config"]["grain_diameter"]
-    except (OSError, ValueError, KeyError, TypeError):
+    ranges = []
+    for folder in folders:
+        try:
+            meta = json.loads((Path(folder) / "meta.json").read_text())
+            ranges.append([float(v) for v in meta["config"]["grain_diameter"]])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not ranges:
         return None
-    return {"range": [float(low) * config.zoom[0], float(high) * config.zoom[1]]}
+    low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    return {"range": [low * config.zoom[0], high * config.zoom[1]]}
