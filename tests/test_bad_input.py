@@ -329,3 +329,13 @@ LIBRARY = [
 def test_library_errors_name_the_argument(call, error, message, tmp_path):
     with pytest.raises(error, match=message):
         call(tmp_path)
+
+
+def test_fine_tuning_needs_the_starting_weights_architecture(tiny_sims, tmp_path):
+    from napari_labourfree.segmenter.default import default_weights
+    from napari_labourfree.segmenter.train import segmenter_config, train_segmenter
+
+    config = segmenter_config(depth=2, base=4, crop_size=32)
+    with pytest.raises(ValueError, match="default_segmenter.safetensors has the architecture"):
+        train_segmenter(tiny_sims, tmp_path / "w.safetensors", config, init=default_weights())
+    assert not (tmp_path / "w.safetensors").exists()
