@@ -54,6 +54,10 @@ class PipelinePlan:
         return self.out / "synthetic"
 
     @property
+    def baseline(self) -> Path:
+        return self.out / "default-segmented"
+
+    @property
     def engine(self) -> Path:
         return self.out / "engine"
 
@@ -116,6 +120,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
     from .segmenter.batch import segment_files
+    from .segmenter.default import default_weights
     from .segmenter.model import Segmenter
     from .segmenter.train import segmenter_config, train_segmenter
     from .style.model import synthesize
@@ -184,10 +189,17 @@ def _pipeline_job(plan: PipelinePlan, device):
         pixel_size=plan.pixel_size, skip_done=True, weights_name=str(plan.segmenter)), tag(4))
     timings.setdefault("segment", time.perf_counter() - start)
     _save_timings(plan.out, timings)
-    # 6. report
+    # 6. report, with the built-in default's result beside the pipeline's: what the
+    # training bought
     yield Progress(0, 1, f"[6/{n}] report")
+    baseline, _ = yield from relay(segment_files(
+        Segmenter.load(default_weights(), device), plan.real, plan.baseline,
+        options=plan.segment, pixel_size=plan.pixel_size, skip_done=True,
+        weights_name="default"), lambda e: Progress(e.step, e.total,
+                                                    f"[6/{n}] report: the default alone, "
+                                                    f"{e.message}"))
     history = checkpoints.read_header(plan.segmenter)["config"]["training"]["history"]
-    report = write_report(plan, rows, timings, history, failures)
+    report = write_report(plan, rows, timings, history, failures, baseline)
     yield Progress(1, 1, f"[6/{n}] report: {report}")
     return report
 
@@ -224,7 +236,7 @@ def _save_timings(out: Path, timings: dict) -> None:
 
 
 def write_report(plan: PipelinePlan, rows, timings: dict, history: list,
-                 failures=()) -> Path:
+                 failures=(), baseline=()) -> Path:
     """report.md with sample pictures, grain-size histograms and (with a truth) metrics."""
     from .io.images import read_image
     from .io.pictures import to_uint8, write_png
@@ -261,11 +273,14 @@ def write_report(plan: PipelinePlan, rows, timings: dict, history: list,
     tables = [read_csv(plan.segmented / f"{Path(name).stem}_grains.csv") for name, *_ in rows]
     area_key = next((k for k in tables[0] if k.startswith("area_") and k != "area_px"),
                     "area_px") if tables else "area_px"
-    lines += ["## Grains", "", "| image | grains | mean ECD | ASTM G |", "|---|---|---|---|"]
+    default_grains = {name: summary["grains"] for name, summary, *_ in baseline}
+    lines += ["## Grains", "", "| image | grains | mean ECD | ASTM G | grains, default alone |",
+              "|---|---|---|---|---|"]
     for name, summary, *_ in rows:
         ecd = [v for k, v in summary.items() if k.startswith("mean_equivalent_diameter_")]
         lines.append(f"| {name} | {summary['grains']} | {_fmt(ecd[-1], '.3g')} | "
-                     f"{_fmt(summary.get('astm_g_planimetric'), '.2f')} |")
+                     f"{_fmt(summary.get('astm_g_planimetric'), '.2f')} | "
+                     f"{default_grains.get(name, '-')} |")
     _histograms(tables, area_key, pictures / "histograms.png")
     lines += ["", "![area and circularity of grains inside the images](report/histograms.png)"]
     if failures:
@@ -308,21 +323,33 @@ def _histograms(tables, area_key: str, path: Path) -> None:
 
 
 def _metrics_table(plan: PipelinePlan) -> list[str]:
+    """Mean metrics of the pipeline's segmentation and of the built-in default's."""
+    lines = ["| segmenter | images | boundary F1 | AP | ARI | count error | interior IoU |",
+             "|---|---|---|---|---|---|---|"]
+    for label, folder in (("this pipeline", plan.segmented),
+                          ("built-in default alone", plan.baseline)):
+        scored = _scores(folder, plan.truth)
+        if scored is None:
+            continue
+        count, m = scored
+        lines.append(f"| {label} | {count} | {m['boundary_f1']:.3f} | {m['ap']:.3f} | "
+                     f"{m['ari']:.3f} | {m['count_error']:.3f} | {m['iou']:.3f} |")
+    if len(lines) == 2:
+        return ["No prediction matched a truth file by name."]
+    return lines
+
+
+def _scores(folder: Path, truth_files):
+    """(images, mean metrics) of a folder of segmentations against the truth, or None."""
     from .analysis.metrics import evaluate_pair, mean_over_images
     from .analysis.pairing import group_by_image, load_side
 
-    pred = group_by_image(sorted(plan.segmented.glob("*_boundaries.tif"))
-                          + sorted(plan.segmented.glob("*_labels.tif")))
-    truth = group_by_image(plan.truth)
+    pred = group_by_image(sorted(folder.glob("*_boundaries.tif"))
+                          + sorted(folder.glob("*_labels.tif")))
+    truth = group_by_image(truth_files)
     results = []
     for key in sorted(set(pred) & set(truth)):
         pb, pl = load_side(pred[key])
         tb, tl = load_side(truth[key])
         results.append(evaluate_pair(pb, tb, pl, tl))
-    if not results:
-        return ["No prediction matched a truth file by name."]
-    m = mean_over_images(results)
-    return ["| images | boundary F1 | AP | ARI | count error | interior IoU |",
-            "|---|---|---|---|---|---|",
-            (f"| {len(results)} | {m['boundary_f1']:.3f} | {m['ap']:.3f} | {m['ari']:.3f} | "
-            f"{m['count_error']:.3f} | {m['iou']:.3f} |")]
+    return (len(results), mean_over_images(results)) if results else None
