@@ -17,8 +17,14 @@ def make_canvas(rows: int = 1, cols: int = 2, height: float = 2.4, viewer=None):
     canvas.setVisible(False)  # shown with the first result: no empty panels
     if viewer is not None:
         apply_theme(figure, viewer)
-        viewer.events.theme.connect(lambda event=None: (apply_theme(figure, viewer),
-                                                        canvas.draw_idle()))
+
+        def follow(event=None):
+            apply_theme(figure, viewer)
+            canvas.draw_idle()
+
+        viewer.events.theme.connect(follow)
+        # a closed dock's canvas is gone: stop following the theme then
+        canvas.destroyed.connect(lambda *_: viewer.events.theme.disconnect(follow))
     return canvas, figure
 
 

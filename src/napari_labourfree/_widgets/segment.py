@@ -168,7 +168,7 @@ class SegmentWidget(JobWidget):
     def _start_folder(self) -> None:
         """The CLI's batch job on a folder, in a worker: the same files as `labourfree
         segment FOLDER --out RESULTS`."""
-        from ..io.folders import check_apart
+        from ..io.folders import check_apart, check_unique_stems
         from ..io.images import list_images
         from ..segmenter.batch import output_names, segment_files
 
@@ -178,11 +178,7 @@ class SegmentWidget(JobWidget):
                 raise ValueError("choose a folder of micrographs and a results folder")
             check_apart(out, [folder], "results folder")
             paths = list_images([folder])
-            stems = [p.stem for p in paths]
-            twice = sorted({s for s in stems if stems.count(s) > 1})
-            if twice:
-                raise ValueError(f"images share a name, their results would collide: "
-                                 f"{', '.join(twice)}")
+            stems = check_unique_stems(paths)
             existing = [n for s in stems for n in output_names(s) if (out / n).exists()]
             if existing and not self.replace_results.value:
                 raise ValueError(f"{out} already holds results ({existing[0]}"

@@ -48,6 +48,8 @@ def add_to(sub) -> None:
 def output_paths(inputs: list[Path], out: Path, series: bool = False
                  ) -> list[tuple[Path, Path]]:
     """(csv, summary json) for each input."""
+    from ..io.folders import check_unique_stems
+
     kind = "growth" if series else "grains"
     if out.suffix.lower() == ".csv":
         if len(inputs) != 1:
@@ -56,10 +58,7 @@ def output_paths(inputs: list[Path], out: Path, series: bool = False
         return [(out, out.with_name(out.stem + "_summary.json"))]
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} exists and is not a folder")
-    stems = [p.stem for p in inputs]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
-    if twice:
-        raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
+    stems = check_unique_stems(inputs)
     return [(out / f"{s}_{kind}.csv", out / f"{s}_{kind}_summary.json") for s in stems]
 
 

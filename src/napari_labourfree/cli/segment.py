@@ -74,7 +74,7 @@ def _grain_size(text: str):
 
 def run(args) -> int:
     from ..devices import pick_device
-    from ..io.folders import check_apart
+    from ..io.folders import check_apart, check_unique_stems
     from ..io.images import list_images
     from ..segmenter.batch import output_names, segment_files
     from ..segmenter.default import resolve_weights
@@ -93,10 +93,7 @@ def run(args) -> int:
         inputs = [_write_sample(args.out, args.overwrite)]
     else:
         inputs = list_images(args.images)
-    stems = [p.stem for p in inputs]
-    twice = sorted({s for s in stems if stems.count(s) > 1})
-    if twice:
-        raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
+    stems = check_unique_stems(inputs)
     refuse_existing([args.out / n for s in stems for n in output_names(s, args.save_probability)],
                     args.overwrite)
     user_size = user_pixel_size(args)

@@ -76,6 +76,16 @@ def check_not_overwriting(outputs, inputs) -> None:
             raise ValueError(f"output {out} would overwrite the input {given[Path(out).resolve()]}")
 
 
+def check_unique_stems(paths) -> list[str]:
+    """The inputs' names without suffix; ValueError when two share one (a.tif, a.png), as
+    their outputs would overwrite each other."""
+    stems = [Path(p).stem for p in paths]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise ValueError(f"inputs share a name, their outputs would collide: {', '.join(twice)}")
+    return stems
+
+
 class FolderLock:
     """A lock file in an output folder, held while one run writes there.
 

@@ -30,10 +30,11 @@ def segment_files(model, paths: list[Path], out: Path, *, options=None,
     overrides the files'.
     ``skip_done``: images whose outputs all exist are measured from them, not redone.
     """
-    from ..io.folders import FolderLock, check_not_overwriting, locked
+    from ..io.folders import FolderLock, check_not_overwriting, check_unique_stems, locked
 
     out = Path(out)
     paths = [Path(p) for p in paths]
+    check_unique_stems(paths)
     check_not_overwriting([out / n for p in paths for n in output_names(p.stem, True)], paths)
     lock = FolderLock(out, "segment")
     return locked(_segment_files_job(model, paths, out, options, pixel_size, include_border,
