@@ -91,3 +91,44 @@ def test_synthesize_copies_masks_and_labels(tiny_sims, tiny_real, tmp_path):
                 (tiny_sims / sub / name).read_bytes()
     with pytest.raises(ValueError, match="not empty"):
         synthesize(tiny_sims, weights, tmp_path / "syn")
+
+
+def _nyquist_share(image: np.ndarray) -> float:
+    """Share of the (non-DC) spectral power at the checkerboard frequencies."""
+    power = np.abs(np.fft.fft2(image - image.mean())) ** 2
+    h, w = image.shape
+    return float((power[h // 2, :].sum() + power[:, w // 2].sum()) / power.sum())
+
+
+@pytest.mark.parametrize("upsample, checkerboard", [("resize", False), ("transpose", True)])
+def test_resize_upsampling_leaves_no_checkerboard(upsample, checkerboard):
+    import torch
+
+    from napari_labourfree.style.networks import ResnetGenerator, init_weights
+
+    torch.manual_seed(0)
+    net = ResnetGenerator(ngf=8, n_blocks=1, upsample=upsample)
+    init_weights(net)
+    y, x = np.mgrid[0:64, 0:64] / 64
+    smooth = np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y)  # no power at Nyquist
+    with torch.no_grad():
+        out = net(torch.tensor(smooth, dtype=torch.float32)[None, None])[0, 0].numpy()
+    share = _nyquist_share(out[8:-8, 8:-8])  # borders apart: reflection padding
+    assert (share > 0.05) if checkerboard else (share < 0.01), share
+
+
+def test_style_weights_from_before_resize_upsampling_still_load(tiny_sims, tiny_real, tmp_path):
+    import torch
+
+    from napari_labourfree.style.train import CycleGAN
+
+    config = style_config(iterations=1, crop_size=32, upsample="transpose")
+    out = run_job(train_style(tiny_sims, [tiny_real], tmp_path / "old.safetensors", config))
+    header, tensors = checkpoints.load(out, checkpoints.STYLE)
+    model = CycleGAN(header["config"]["architecture"])
+    checkpoints.restore(tensors, model.modules_to_save())
+    del header["config"]["architecture"]["upsample"]  # as written before the option
+    checkpoints.save(out, checkpoints.STYLE, header["config"], model.modules_to_save())
+    loaded = StyleModel.load(out)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in loaded.F.modules())
+    assert style_config().architecture()["upsample"] == "resize"

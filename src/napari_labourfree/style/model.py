@@ -18,7 +18,7 @@ from ..normalise import from_network, to_network
 from ..provenance import versions
 from ..tiling import tiled_apply
 from ..training_data import simulation_files
-from .networks import ResnetGenerator
+from .networks import ResnetGenerator, generator
 
 
 class StyleModel:
@@ -36,8 +36,7 @@ class StyleModel:
             raise checkpoints.CheckpointError(
                 f"{Path(path).name}: unknown style architecture {arch.get('name')!r}")
         device = torch.device(device)
-        G = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
-        F = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        G, F = generator(arch), generator(arch)
         checkpoints.restore(tensors, {"G": G, "F": F}, Path(path).name)
         return cls(G.to(device), F.to(device), header, device)
 

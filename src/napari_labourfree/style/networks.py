@@ -27,13 +27,30 @@ class ResnetBlock(nn.Module):
         return x + self.body(x)
 
 
+UPSAMPLING = ("resize", "transpose")
+
+
+def _upsample(channels_in: int, channels_out: int, how: str) -> list[nn.Module]:
+    """2x upsampling. 'resize' (nearest neighbour, then a 3x3 convolution) leaves no
+    checkerboard; 'transpose' (stride-2 transposed convolution) is the reference
+    implementation's, kept so older weights still load (Odena et al. 2016, Distill)."""
+    if how == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                nn.Conv2d(channels_in, channels_out, 3)]
+    if how == "transpose":
+        return [nn.ConvTranspose2d(channels_in, channels_out, 3, stride=2, padding=1,
+                                   output_padding=1)]
+    raise ValueError(f"unknown upsampling {how!r}; choose one of {', '.join(UPSAMPLING)}")
+
+
 class ResnetGenerator(nn.Module):
-    """c7s1-ngf, two stride-2 downsamplings, ``n_blocks`` residual blocks, two upsamplings,
-    c7s1-1 + tanh. Inputs must be divisible by 4."""
+    """c7s1-ngf, two stride-2 downsamplings, ``n_blocks`` residual blocks, two upsamplings
+    (see :func:`_upsample`), c7s1-1 + tanh. Inputs must be divisible by 4."""
 
     multiple = 4
 
-    def __init__(self, ngf: int = 64, n_blocks: int = 9, channels: int = 1):
+    def __init__(self, ngf: int = 64, n_blocks: int = 9, channels: int = 1,
+                 upsample: str = "resize"):
         super().__init__()
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(channels, ngf, 7), _norm(ngf),
                   nn.ReLU(inplace=True)]
@@ -44,13 +61,19 @@ class ResnetGenerator(nn.Module):
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]
         for i in range(2):
             c = ngf * 2 ** (2 - i)
-            layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                       _norm(c // 2), nn.ReLU(inplace=True)]
+            layers += [*_upsample(c, c // 2, upsample), _norm(c // 2), nn.ReLU(inplace=True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, channels, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.model(x)
+
+
+def generator(arch: dict) -> ResnetGenerator:
+    """The generator an architecture dict (from a weights header) describes; headers from
+    before resize upsampling carry no 'upsample' and used transposed convolutions."""
+    return ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"],
+                           arch.get("upsample", "transpose"))
 
 
 class PatchDiscriminator(nn.Module):

@@ -29,7 +29,7 @@ from ..settings import (
     require,
 )
 from ..training_data import CropSampler, load_for_network, simulation_files
-from .networks import ImagePool, PatchDiscriminator, ResnetGenerator, init_weights
+from .networks import UPSAMPLING, ImagePool, PatchDiscriminator, generator, init_weights
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class StyleConfig:
     ngf: int = 16
     ndf: int = 32
     n_blocks: int = 4
+    upsample: str = "resize"  # or "transpose", the reference's (checkerboard artefacts)
     crop_size: int = 128
     batch_size: int = 1
     iterations: int = 2000
@@ -59,6 +60,8 @@ class StyleConfig:
         require(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
         require(self.crop_size >= 32 and self.crop_size % 4 == 0,
              f"crop size must be a multiple of 4 and at least 32 (got {self.crop_size})")
+        require(self.upsample in UPSAMPLING,
+                f"upsample must be one of {', '.join(UPSAMPLING)} (got {self.upsample!r})")
         require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
         require(self.lr > 0, "the learning rate must be positive")
         require(0 <= self.beta1 < 1, f"beta1 must lie in [0, 1) (got {self.beta1})")
@@ -72,7 +75,7 @@ class StyleConfig:
 
     def architecture(self) -> dict:
         return {"name": "cyclegan-resnet", "ngf": self.ngf, "ndf": self.ndf,
-                "n_blocks": self.n_blocks, "channels": 1}
+                "n_blocks": self.n_blocks, "channels": 1, "upsample": self.upsample}
 
 
 PRESETS = {
@@ -98,8 +101,7 @@ class CycleGAN(torch.nn.Module):
             raise checkpoints.CheckpointError(
                 f"unknown style architecture {arch.get('name')!r}")
         self.arch = dict(arch)
-        self.G = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
-        self.F = ResnetGenerator(arch["ngf"], arch["n_blocks"], arch["channels"])
+        self.G, self.F = generator(arch), generator(arch)
         self.D_X = PatchDiscriminator(arch["ndf"], arch["channels"])
         self.D_Y = PatchDiscriminator(arch["ndf"], arch["channels"])
 
@@ -124,7 +126,7 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     header = None
     if resume:
         header, _ = checkpoints.load(out, checkpoints.STYLE)
-        stored = header["config"]["architecture"]
+        stored = {"upsample": "transpose", **header["config"]["architecture"]}
         if stored != config.architecture():
             raise ValueError(f"{out.name} was trained with {stored}; resume with the same "
                              f"architecture, not {config.architecture()}")
