@@ -33,18 +33,18 @@ def test_pipeline_runs_every_stage_then_resumes(tiny_real, tmp_path):
     assert (tmp_path / "run" / "default-segmented" / f"{stem}_labels.tif").is_file()
     assert "trained from random weights" in text
     stages = {e.message.split("]")[0] for e in events if e.message.startswith("[")}
-    assert stages == {f"[{k}/6" for k in range(1, 7)}
+    assert stages == {f"[{k}/7" for k in range(1, 8)}
     for name in ("simulations/meta.json", "style.safetensors", "synthetic/meta.json",
                  "segmenter.safetensors", "report/histograms.png"):
         assert (tmp_path / "run" / name).exists(), name
     stem = sorted(tiny_real.glob("*.tif"))[0].stem
     assert (tmp_path / "run" / "segmented" / f"{stem}_overlay.png").is_file()
-    # a second run finds every stage done: only segment (skipped images) and report run
+    # a second run finds every stage done: only the report is made again
     plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", truth=truth, count=3,
                         iterations=3, epochs=1, overrides=dict(TINY), start_from=None)
     events = []
     run_job(run_pipeline(plan, "cpu"), events.append)
-    assert {e.message.split("]")[0] for e in events if e.message.startswith("[")} == {"[6/6"}
+    assert {e.message.split("]")[0] for e in events if e.message.startswith("[")} == {"[7/7"}
 
 
 def test_pipeline_fine_tunes_the_default_beside_engine_images(tiny_real, tmp_path):
@@ -134,3 +134,57 @@ def test_the_built_in_default_model_ships_and_finds_dark_boundaries(tmp_path):
     assert main(["segment", str(tmp_path / "m.tif"), "--out", str(tmp_path / "o"),
                  "--quiet"]) == 0  # --model default is the default
     assert (tmp_path / "o" / "m_overlay.png").is_file()
+
+
+def test_simulations_take_the_grain_size_of_the_real_images(tiny_real, tmp_path):
+    """With no size/grains override the structures are grown to the real grain size: a
+    user's 150 px means larger structures of fewer, larger grains; the report says so."""
+    from napari_labourfree.matching import simulated_diameter
+
+    tiny = {k: v for k, v in TINY.items() if k not in ("size", "grains")}
+    tiny["steps"] = 20
+    plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", count=2, iterations=2,
+                        epochs=1, overrides=tiny, start_from=None, grain_size=150)
+    report = run_job(run_pipeline(plan, "cpu")).read_text()
+    meta = json.loads((tmp_path / "run" / "simulations" / "meta.json").read_text())
+    assert (meta["parameters"]["height"], meta["parameters"]["grains"]) == (896, 45)
+    assert meta["count"] == 2  # the user's --count is kept
+    low, high = meta["grain_diameter"]
+    assert 0.9 * 150 < low <= high < 1.1 * 150
+    assert abs(simulated_diameter(896, 45) - 150) < 2
+    found = json.loads((tmp_path / "run" / "grain-size.json").read_text())
+    assert found["source"] == "user" and found["diameter_px"] == 150
+    assert set(found["per_image_px"]) == {p.name for p in tiny_real.glob("*.tif")}
+    assert "the size you gave, 150 px: 2 structures of 45 grains in 896x896 px" in report
+    for picture in ("realism.png", "grain_sizes.png", "simulation.png", "synthetic.png"):
+        assert (tmp_path / "run" / "report" / picture).is_file(), picture
+    assert "| synthetic |" in report and "| simulation |" in report
+    # the same folder with another grain size would mix two runs: refused, nothing lost
+    style = (tmp_path / "run" / "style.safetensors").read_bytes()
+    plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", count=2, iterations=2,
+                        epochs=1, overrides=tiny, start_from=None, grain_size=60)
+    with pytest.raises(ValueError, match="holds a run on other simulations"):
+        run_job(run_pipeline(plan, "cpu"))
+    assert (tmp_path / "run" / "style.safetensors").read_bytes() == style
+
+
+@pytest.mark.parametrize("diameter, expected", [
+    (54.6, (512, 112, 40)),  # the preset's own grains
+    (150, (896, 45, 13)),    # large grains: larger structures, fewer of them
+    (5, (512, 579, 40)),     # clipped to the smallest grains the phase field keeps
+    (1000, (1024, 21, 10)),  # clipped to the largest
+])
+def test_matched_growth(diameter, expected):
+    from napari_labourfree.matching import matched_growth
+
+    assert matched_growth(diameter) == expected
+
+
+def test_grain_size_estimate_is_the_median_of_the_images():
+    from napari_labourfree.matching import estimate_from_quality
+
+    found = estimate_from_quality({"a": {"grain_size_px": 40.0}, "b": {"grain_size_px": 60.0},
+                                   "c": {"grain_size_px": None}, "d": None,
+                                   "e": {"grain_size_px": 200.0}})
+    assert found.diameter == 60.0 and found.source == "auto"
+    assert estimate_from_quality({"a": None}).diameter is None

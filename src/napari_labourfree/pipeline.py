@@ -40,6 +40,14 @@ class PipelinePlan:
     # fine-tuned on the synthetic pairs mixed with appearance-engine images, so it keeps
     # what it knew; None trains a fresh U-Net from random weights
     start_from: str | Path | None = "default"
+    # the real images' mean grain diameter, which the simulations take: 'auto' (estimated
+    # without labels by the built-in default), a number of px, or 'preset' (the preset's
+    # 112 grains in 512 px); size/grains overrides win over it
+    grain_size: str | float = "auto"
+
+    @property
+    def grain_size_file(self) -> Path:
+        return self.out / "grain-size.json"
 
     @property
     def sims(self) -> Path:
@@ -75,6 +83,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     from . import checkpoints
     from .io.folders import FolderLock, check_apart, locked
     from .io.images import list_images, read_image
+    from .matching import check_grain_size
     from .normalise import check_image
 
     # everything is checked here, before minutes of simulation
@@ -84,6 +93,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     if unknown:
         raise ValueError(f"unknown pipeline override(s) {', '.join(unknown)}; "
                          f"known: {', '.join(OVERRIDES)}")
+    plan.grain_size = check_grain_size(plan.grain_size)
     for name in ("count", "iterations", "epochs"):
         value = getattr(plan, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -111,12 +121,14 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     return locked(_pipeline_job(plan, device), lock)
 
 
-STAGES = ("simulate", "train style", "synthesize", "train segmenter", "segment", "report")
+STAGES = ("look", "simulate", "train style", "synthesize", "train segmenter", "segment",
+          "report")
 
 
 def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
     from .appearance.dataset import render_dataset
+    from .io.atomic import write_text
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
     from .segmenter.batch import segment_files
@@ -129,7 +141,6 @@ def _pipeline_job(plan: PipelinePlan, device):
     extra = dict(plan.overrides or {})
     preset = {**PRESETS[plan.preset], **{k: extra.pop(k) for k in list(extra)
                                         if k in PRESETS[plan.preset]}}
-    count = plan.count or preset["count"]
     style_extra = {k: extra[k] for k in STYLE_OVERRIDES if k in extra}
     seg_extra = {k: extra[k] for k in SEGMENTER_OVERRIDES if k in extra}
     timings = _load_timings(plan.out)
@@ -139,29 +150,47 @@ def _pipeline_job(plan: PipelinePlan, device):
         return lambda e: Progress(e.step, e.total, f"[{k + 1}/{n}] {STAGES[k]}: {e.message}",
                                   e.losses, e.preview)
 
-    # 1. simulate
-    if _meta(plan.sims).get("completed") != count:
-        params = GrowthParams(height=preset["size"], width=preset["size"],
-                              grains=preset["grains"], steps=preset["steps"])
+    # 1. look at the real images with the built-in default: its segmentation is the
+    # report's baseline, and its grain-size estimate sizes the simulations
+    start = time.perf_counter()
+    baseline, _ = yield from relay(segment_files(
+        Segmenter.load(default_weights(), device), plan.real, plan.baseline,
+        options=plan.segment, pixel_size=plan.pixel_size, skip_done=True,
+        weights_name="default"), tag(0))
+    timings.setdefault("look", time.perf_counter() - start)
+    grain_size = _grain_size(plan, baseline, set(plan.overrides or {}))
+    size, grains, count = _growth(plan, preset, grain_size)
+    write_text(plan.grain_size_file, json.dumps(
+        {**grain_size.to_dict(), "simulations": {"size": size, "grains": grains,
+                                                 "count": count}}, indent=2))
+    # 2. simulate
+    params = GrowthParams(height=size, width=size, grains=grains, steps=preset["steps"])
+    made = _meta(plan.sims)
+    if made.get("parameters") not in (None, params.to_dict()) and plan.style.exists():
+        before = made["parameters"]
+        raise ValueError(f"{plan.out} holds a run on other simulations ({before['grains']} "
+                         f"grains in {before['height']} px, now {grains} in {size} px); use "
+                         "a new --out folder")
+    if made.get("completed") != count or made.get("parameters") != params.to_dict():
         start = time.perf_counter()
         yield from relay(simulate_dataset(params, count, plan.sims, seed=0, device=device,
-                                          overwrite=True), tag(0))
+                                          overwrite=True), tag(1))
         timings["simulate"] = time.perf_counter() - start
-    # 2. style
+    # 3. style
     config = style_config(plan.preset, iterations=plan.iterations, **style_extra)
     if _iteration(plan.style, "iteration") < config.iterations:
         start = time.perf_counter()
         yield from relay(train_style(plan.sims, plan.real, plan.style, config, device=device,
-                                     resume=plan.style.exists()), tag(1))
+                                     resume=plan.style.exists()), tag(2))
         timings["train style"] = timings.get("train style", 0) + time.perf_counter() - start
-    # 3. synthesize
+    # 4. synthesize
     done = _meta(plan.synthetic)
     if done.get("completed") != count or done.get("style_weights") != str(plan.style):
         start = time.perf_counter()
         yield from relay(synthesize(plan.sims, plan.style, plan.synthetic, device=device,
-                                    overwrite=True), tag(2))
+                                    overwrite=True), tag(3))
         timings["synthesize"] = time.perf_counter() - start
-    # 4. segmenter
+    # 5. segmenter
     if plan.start_from is not None:  # the same U-Net as the starting weights
         arch = checkpoints.read_header(plan.start_from)["config"]["architecture"]
         seg_extra.update(depth=arch["depth"], base=arch["base"],
@@ -174,34 +203,56 @@ def _pipeline_job(plan: PipelinePlan, device):
         if plan.start_from is not None:  # generic looks beside the learned one: no forgetting
             if _meta(plan.engine).get("count") != count:
                 yield from relay(render_dataset(plan.sims, plan.engine, count,
-                                                size=preset["size"], overwrite=True), tag(3))
+                                                size=preset["size"],
+                                                overwrite=True), tag(4))
             data.append(plan.engine)
         yield from relay(train_segmenter(data, plan.segmenter, seg_config, device=device,
                                          resume=plan.segmenter.exists(),
-                                         init=plan.start_from), tag(3))
+                                         init=plan.start_from), tag(4))
         timings["train segmenter"] = (timings.get("train segmenter", 0)
                                       + time.perf_counter() - start)
-    # 5. segment the real images
+    # 6. segment the real images
     start = time.perf_counter()
     model = Segmenter.load(plan.segmenter, device)
     rows, failures = yield from relay(segment_files(
         model, plan.real, plan.segmented, options=plan.segment,
-        pixel_size=plan.pixel_size, skip_done=True, weights_name=str(plan.segmenter)), tag(4))
+        pixel_size=plan.pixel_size, skip_done=True, weights_name=str(plan.segmenter)), tag(5))
     timings.setdefault("segment", time.perf_counter() - start)
     _save_timings(plan.out, timings)
-    # 6. report, with the built-in default's result beside the pipeline's: what the
+    # 7. report, with the built-in default's result beside the pipeline's: what the
     # training bought
-    yield Progress(0, 1, f"[6/{n}] report")
-    baseline, _ = yield from relay(segment_files(
-        Segmenter.load(default_weights(), device), plan.real, plan.baseline,
-        options=plan.segment, pixel_size=plan.pixel_size, skip_done=True,
-        weights_name="default"), lambda e: Progress(e.step, e.total,
-                                                    f"[6/{n}] report: the default alone, "
-                                                    f"{e.message}"))
+    yield Progress(0, 1, f"[{n}/{n}] report")
+    from .report import write_report
+
     history = checkpoints.read_header(plan.segmenter)["config"]["training"]["history"]
     report = write_report(plan, rows, timings, history, failures, baseline)
-    yield Progress(1, 1, f"[6/{n}] report: {report}")
+    yield Progress(1, 1, f"[{n}/{n}] report: {report}")
     return report
+
+
+def _grain_size(plan: PipelinePlan, baseline, overridden: set):
+    """The GrainSize the simulations take (see :mod:`.matching`)."""
+    from .matching import GrainSize, estimate_from_quality
+
+    estimate = estimate_from_quality({name: quality for name, _, _, quality, _ in baseline})
+    if {"size", "grains"} & overridden or plan.grain_size == "preset":
+        return GrainSize(None, "preset", estimate.per_image)
+    if plan.grain_size != "auto":
+        return GrainSize(float(plan.grain_size), "user", estimate.per_image)
+    return estimate
+
+
+def _growth(plan: PipelinePlan, preset: dict, grain_size) -> tuple[int, int, int]:
+    """(size, grains, count) of the simulations: the preset's, or matched to the grain
+    size; a --count the user gave is kept."""
+    from .matching import matched_growth
+
+    count = plan.count or preset["count"]
+    if grain_size.diameter is None:
+        return preset["size"], preset["grains"], count
+    size, grains, matched_count = matched_growth(grain_size.diameter, preset["size"],
+                                                 preset["grains"], count)
+    return size, grains, plan.count or matched_count
 
 
 def _meta(folder: Path) -> dict:
@@ -233,123 +284,3 @@ def _save_timings(out: Path, timings: dict) -> None:
     from .io.atomic import write_text
 
     write_text(out / "timings.json", json.dumps(timings, indent=2))
-
-
-def write_report(plan: PipelinePlan, rows, timings: dict, history: list,
-                 failures=(), baseline=()) -> Path:
-    """report.md with sample pictures, grain-size histograms and (with a truth) metrics."""
-    from .io.images import read_image
-    from .io.pictures import to_uint8, write_png
-    from .io.tables import read_csv
-
-    pictures = plan.out / "report"
-    pictures.mkdir(exist_ok=True)
-    lines = ["# Labour-free segmentation report", "",
-             f"Preset `{plan.preset}`; {len(plan.real)} real image(s), used without labels.",
-             "", "The segmenter was " + (
-                 f"fine-tuned from `{Path(plan.start_from).name}` on the synthetic pairs and "
-                 "as many appearance-engine images." if plan.start_from is not None
-                 else "trained from random weights on the synthetic pairs."), ""]
-    lines += ["| stage | minutes |", "|---|---|"]
-    lines += [f"| {k} | {v / 60:.1f} |" for k, v in timings.items()]
-    if history:
-        last = history[-1]
-        lines += ["", (f"Segmenter validation on held-out synthetic images after epoch "
-                  f"{last['epoch']}: interior IoU {last.get('val_iou', float('nan')):.3f}, "
-                  f"boundary F1 {last.get('val_boundary_f1', float('nan')):.3f}.")]
-    # real vs synthetic
-    synthetic = sorted((plan.synthetic / "images").glob("*.tif"))[:1]
-    if synthetic:
-        real = read_image(plan.real[0]).data
-        write_png(pictures / "real.png", to_uint8(real))
-        write_png(pictures / "synthetic.png", to_uint8(read_image(synthetic[0]).data))
-        lines += ["", "## Real and synthetic", "",
-                  "| a real image | a synthetic image (simulation in the learned style) |",
-                  "|---|---|", "| ![](report/real.png) | ![](report/synthetic.png) |"]
-    lines += ["", "## Predicted boundaries", ""]
-    for name, *_ in rows[:6]:
-        lines += [f"![{name}](segmented/{Path(name).stem}_overlay.png)", ""]
-    # grain statistics
-    tables = [read_csv(plan.segmented / f"{Path(name).stem}_grains.csv") for name, *_ in rows]
-    area_key = next((k for k in tables[0] if k.startswith("area_") and k != "area_px"),
-                    "area_px") if tables else "area_px"
-    default_grains = {name: summary["grains"] for name, summary, *_ in baseline}
-    lines += ["## Grains", "", "| image | grains | mean ECD | ASTM G | grains, default alone |",
-              "|---|---|---|---|---|"]
-    for name, summary, *_ in rows:
-        ecd = [v for k, v in summary.items() if k.startswith("mean_equivalent_diameter_")]
-        lines.append(f"| {name} | {summary['grains']} | {_fmt(ecd[-1], '.3g')} | "
-                     f"{_fmt(summary.get('astm_g_planimetric'), '.2f')} | "
-                     f"{default_grains.get(name, '-')} |")
-    _histograms(tables, area_key, pictures / "histograms.png")
-    lines += ["", "![area and circularity of grains inside the images](report/histograms.png)"]
-    if failures:
-        lines += ["", "## Images that could not be segmented", ""]
-        lines += [f"- {name}: {message}" for name, message in failures]
-    if plan.truth is not None:
-        lines += ["", "## Against the ground truth", ""] + _metrics_table(plan)
-    from .io.atomic import write_text
-
-    report = plan.out / "report.md"
-    write_text(report, "\n".join(lines) + "\n")
-    return report
-
-
-def _fmt(value, spec: str) -> str:
-    """A number for a table cell; '-' for None/NaN (a summary read back from JSON)."""
-    if value is None or math.isnan(value):
-        return "-"
-    return format(value, spec)
-
-
-def _histograms(tables, area_key: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import numpy as np
-    from matplotlib.figure import Figure
-
-    inner = [t for t in tables if len(t.get("label", []))]
-    area = np.concatenate([t[area_key][~t["touches_border"]] for t in inner]) if inner else []
-    circ = np.concatenate([t["circularity"][~t["touches_border"]] for t in inner]) \
-        if inner else []
-    figure = Figure(figsize=(8, 3), layout="constrained")
-    a, c = figure.subplots(1, 2)
-    a.hist(area, bins=30, color="#4477aa")
-    a.set_xlabel(area_key.replace("_", " "))
-    c.hist(circ, bins=30, range=(0, 1), color="#66ccee")
-    c.set_xlabel("circularity")
-    figure.savefig(path, dpi=90)
-
-
-def _metrics_table(plan: PipelinePlan) -> list[str]:
-    """Mean metrics of the pipeline's segmentation and of the built-in default's."""
-    lines = ["| segmenter | images | boundary F1 | AP | ARI | count error | interior IoU |",
-             "|---|---|---|---|---|---|---|"]
-    for label, folder in (("this pipeline", plan.segmented),
-                          ("built-in default alone", plan.baseline)):
-        scored = _scores(folder, plan.truth)
-        if scored is None:
-            continue
-        count, m = scored
-        lines.append(f"| {label} | {count} | {m['boundary_f1']:.3f} | {m['ap']:.3f} | "
-                     f"{m['ari']:.3f} | {m['count_error']:.3f} | {m['iou']:.3f} |")
-    if len(lines) == 2:
-        return ["No prediction matched a truth file by name."]
-    return lines
-
-
-def _scores(folder: Path, truth_files):
-    """(images, mean metrics) of a folder of segmentations against the truth, or None."""
-    from .analysis.metrics import evaluate_pair, mean_over_images
-    from .analysis.pairing import group_by_image, load_side
-
-    pred = group_by_image(sorted(folder.glob("*_boundaries.tif"))
-                          + sorted(folder.glob("*_labels.tif")))
-    truth = group_by_image(truth_files)
-    results = []
-    for key in sorted(set(pred) & set(truth)):
-        pb, pl = load_side(pred[key])
-        tb, tl = load_side(truth[key])
-        results.append(evaluate_pair(pb, tb, pl, tl))
-    return (len(results), mean_over_images(results)) if results else None

@@ -15,9 +15,6 @@ from ._plots import apply_theme, clear, make_canvas
 if TYPE_CHECKING:
     import napari
 
-COLOURS = {"real": "#ee6677", "synthetic": "#4477aa", "simulation": "#228833"}
-
-
 def _compare(groups: dict, pairs: list, patch: int, per_image: int):
     """Job: realism report plus SSIM of (simulation, synthetic) pairs of one size."""
     from ..analysis.realism import compare_groups, ssim
@@ -87,23 +84,9 @@ class CompareWidget(JobWidget):
     def _show(self, result) -> None:
         report, scores = result
         self.report = report
-        ax_hist, ax_entropy, ax_tsne = clear(self.figure)
-        centres = (report.bin_edges[:-1] + report.bin_edges[1:]) / 2
-        for name in report.groups:
-            colour = COLOURS.get(name)
-            ax_hist.plot(centres, report.histograms[name], color=colour, label=name)
-            ax_entropy.hist(report.entropy[name], bins=20, alpha=0.5, color=colour, label=name)
-            points = report.embedding[report.origin == name]
-            ax_tsne.scatter(points[:, 0], points[:, 1], s=6, color=colour, label=name)
-        ax_hist.set_xlabel("intensity (0-1)")
-        ax_hist.set_ylabel("density")
-        ax_entropy.set_xlabel("patch entropy (bits)")
-        ax_entropy.set_ylabel("patches")
-        ax_tsne.set_title("t-SNE of patches", fontsize=9)
-        ax_tsne.set_xticks([])
-        ax_tsne.set_yticks([])
-        ax_hist.legend(fontsize=7)
-        ax_tsne.legend(fontsize=7, markerscale=2)
+        from ..analysis.realism import plot_realism
+
+        plot_realism(report, clear(self.figure))
         apply_theme(self.figure, self._viewer)
         self.canvas.setVisible(True)
         self.canvas.draw_idle()

@@ -193,3 +193,28 @@ def compare_groups(groups: dict[str, list[np.ndarray]], *, reference: str | None
     embedding = tsne_embedding(features, seed) if tsne else None
     return RealismReport(names, edges, histograms, distances, entropy, features,
                          np.array(origin), embedding, table)
+
+
+COLOURS = {"real": "#ee6677", "synthetic": "#4477aa", "simulation": "#228833"}
+
+
+def plot_realism(report: RealismReport, axes) -> None:
+    """Draw the intensity histograms, patch entropies and t-SNE on three matplotlib axes."""
+    ax_hist, ax_entropy, ax_tsne = axes
+    centres = (report.bin_edges[:-1] + report.bin_edges[1:]) / 2
+    for name in report.groups:
+        colour = COLOURS.get(name)
+        ax_hist.plot(centres, report.histograms[name], color=colour, label=name)
+        ax_entropy.hist(report.entropy[name], bins=20, alpha=0.5, color=colour, label=name)
+        if report.embedding is not None:
+            points = report.embedding[report.origin == name]
+            ax_tsne.scatter(points[:, 0], points[:, 1], s=6, color=colour, label=name)
+    ax_hist.set_xlabel("intensity (0-1)")
+    ax_hist.set_ylabel("density")
+    ax_entropy.set_xlabel("patch entropy (bits)")
+    ax_entropy.set_ylabel("patches")
+    ax_tsne.set_title("t-SNE of patches", fontsize=9)
+    ax_tsne.set_xticks([])
+    ax_tsne.set_yticks([])
+    ax_hist.legend(fontsize=7)
+    ax_tsne.legend(fontsize=7, markerscale=2)

@@ -6,7 +6,8 @@ Layout (names the rest of the pipeline relies on)::
     DIR/masks/structure_0000.tif    uint8, 255 = grain boundary
     DIR/labels/structure_0000.tif   grain ids (uint16), stable over time
     DIR/snapshots/structure_0000_{phi,labels}.tif   optional (T, H, W) growth sequences
-    DIR/meta.json                   parameters, versions, per-structure grain counts
+    DIR/meta.json                   parameters, versions, per-structure grain counts and
+                                mean grain diameters (grain_diameter: their range, px)
 
 Every file is written atomically and meta.json is rewritten after each batch, so an
 interrupted run leaves complete structures that meta.json describes.
@@ -15,6 +16,7 @@ interrupted run leaves complete structures that meta.json describes.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -121,9 +123,15 @@ def _dataset_job(params, count, out, seed, device, compile, batch_size, snapshot
                 "name": name, "index": i,
                 "grains_initial": len(np.unique(labels0[k])),
                 "grains_final": counts[k],
+                # equivalent-circle diameter of the mean grain: the labels are periodic,
+                # so every id is one whole grain
+                "diameter_px": round(math.sqrt(4 * params.height * params.width
+                                               / (max(counts[k], 1) * math.pi)), 2),
                 "boundary_fraction": float((result.mask[k] > 0).mean()),
                 "fields": result.fields,
             })
+        diameters = [s["diameter_px"] for s in meta["structures"]]
+        meta["grain_diameter"] = [min(diameters), max(diameters)]
         meta["completed"] = len(meta["structures"])
         meta["complete"] = meta["completed"] == count
         write_text(out / "meta.json", json.dumps(meta, indent=2))

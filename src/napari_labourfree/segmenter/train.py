@@ -285,15 +285,17 @@ def distance_target(mask: np.ndarray) -> np.ndarray:
 
 
 def _grain_size_range(folders, config: SegmenterConfig) -> dict | None:
-    """The grain diameters (px) the network saw, when the data sets record them (data sets
-    from the appearance engine do), widened by the training zoom."""
+    """The grain diameters (px) the network saw, when the data sets record them (the
+    appearance engine's, simulations and their synthetic versions do), widened by the
+    training zoom."""
     import json
 
     ranges = []
     for folder in folders:
         try:
             meta = json.loads((Path(folder) / "meta.json").read_text())
-            ranges.append([float(v) for v in meta["config"]["grain_diameter"]])
+            found = meta.get("grain_diameter") or meta["config"]["grain_diameter"]
+            ranges.append([float(v) for v in found])
         except (OSError, ValueError, KeyError, TypeError):
             continue
     if not ranges:

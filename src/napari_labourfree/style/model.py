@@ -101,6 +101,10 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
     meta = {"source": str(sim), "style_weights": str(weights),
             "style_training": model.header["config"]["training"].get("real_files", [])[:20],
             "versions": versions(), "images": []}
+    try:  # the grain sizes the segmenter will see, from the simulations
+        meta["grain_diameter"] = json.loads((sim / "meta.json").read_text())["grain_diameter"]
+    except (OSError, ValueError, KeyError):
+        pass
     total = len(images)
     for i, path in enumerate(images):
         phi = read_image(path).data
