@@ -236,3 +236,30 @@ def test_seeds_never_land_on_the_edge_of_the_periodic_box():
         for index in range(120):
             labels = voronoi_structure(8, shape, structure_seed(0, index), regularity=5)
             assert labels.shape == shape and labels.min() == 1
+
+
+def test_seed_density_spread_gives_fine_and_coarse_grains_side_by_side():
+    from napari_labourfree.phasefield.voronoi import voronoi_structure
+
+    def cv(labels):
+        d = np.sqrt(np.bincount(labels.ravel())[1:])
+        return d.std() / d.mean()
+
+    even = [cv(voronoi_structure(144, (256, 256), s, 1)) for s in range(3)]
+    spread = [cv(voronoi_structure(144, (256, 256), s, 1, spread=1.0)) for s in range(3)]
+    assert np.mean(spread) > 1.8 * np.mean(even)
+    # no spread draws nothing extra: the structures of earlier versions are unchanged
+    rng_a, rng_b = np.random.default_rng(4), np.random.default_rng(4)
+    from napari_labourfree.phasefield.voronoi import random_seeds
+
+    assert np.array_equal(random_seeds(20, (64, 64), rng_a, 0),
+                          random_seeds(20, (64, 64), rng_b, 0, spread=0.0))
+
+
+def test_spread_for_the_measured_cv():
+    from napari_labourfree.matching import diameter_cv, spread_for
+
+    assert spread_for(None) == 0.0 and spread_for(0.1) == 0.0
+    assert spread_for(0.5) == pytest.approx(1.0) and spread_for(2.0) == 1.5
+    assert diameter_cv([10.0] * 19) is None  # too few grains to say
+    assert diameter_cv([10.0, 30.0] * 10) == pytest.approx(0.5)

@@ -144,15 +144,26 @@ def test_simulations_take_the_grain_size_of_the_real_images(tiny_real, tmp_path)
     tiny = {k: v for k, v in TINY.items() if k not in ("size", "grains")}
     tiny["steps"] = 20
     plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", count=2, iterations=2,
-                        epochs=1, overrides=tiny, start_from=None, grain_size=150)
+                        epochs=1, overrides=tiny, start_from=None, grain_size=150,
+                        particles=0.01)
     report = run_job(run_pipeline(plan, "cpu")).read_text()
+    # the style model learned from simulations carrying the particles the user set
+    marked = tmp_path / "run" / "simulations-with-particles"
+    assert len(list((marked / "images").glob("*.tif"))) == 2
+    phi = tifffile.imread(marked / "images" / "structure_0000.tif")
+    assert 0.005 < np.mean(phi < 0.05) < 0.02
+    assert (tifffile.imread(marked / "masks" / "structure_0000.tif") == tifffile.imread(
+        tmp_path / "run" / "simulations" / "masks" / "structure_0000.tif")).all()
+    synthetic = json.loads((tmp_path / "run" / "synthetic" / "meta.json").read_text())
+    assert synthetic["source"] == str(marked)
+    assert "Second-phase particles (as you set): 1.00% of the area" in report
     meta = json.loads((tmp_path / "run" / "simulations" / "meta.json").read_text())
     assert (meta["parameters"]["height"], meta["parameters"]["grains"]) == (896, 45)
     assert meta["count"] == 2  # the user's --count is kept
     low, high = meta["grain_diameter"]
     assert 0.9 * 150 < low <= high < 1.1 * 150
     assert abs(simulated_diameter(896, 45) - 150) < 2
-    found = json.loads((tmp_path / "run" / "grain-size.json").read_text())
+    found = json.loads((tmp_path / "run" / "real-images.json").read_text())["grain_size"]
     assert found["source"] == "user" and found["diameter_px"] == 150
     assert set(found["per_image_px"]) == {p.name for p in tiny_real.glob("*.tif")}
     assert "the size you gave, 150 px: 2 structures of 45 grains in 896x896 px" in report

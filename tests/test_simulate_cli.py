@@ -71,6 +71,9 @@ def test_refuses_a_non_empty_folder_unless_told(tmp_path, capsys):
         (["--dt", "1.0"], "stability limit"),
         (["--count", "0"], "count must be at least 1"),
         (["--device", "tpu"], "device"),
+        (["--spread", "-1"], "spread must lie between 0 and 3"),
+        (["--spread", "nan"], "spread must lie between 0 and 3"),
+        (["--spread", "4"], "spread must lie between 0 and 3"),
     ],
 )
 def test_bad_parameters_give_a_clear_error(tmp_path, capsys, args, words):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .jobs import Job, Progress, relay
@@ -44,10 +44,18 @@ class PipelinePlan:
     # without labels by the built-in default), a number of px, or 'preset' (the preset's
     # 112 grains in 512 px); size/grains overrides win over it
     grain_size: str | float = "auto"
+    # second-phase particles the simulations carry (marked in phi for the style model):
+    # 'auto' (found in the real images without labels) or an area fraction (0: none)
+    particles: str | float = "auto"
 
     @property
-    def grain_size_file(self) -> Path:
-        return self.out / "grain-size.json"
+    def found_file(self) -> Path:
+        """What the pipeline found in the real images and grew from it."""
+        return self.out / "real-images.json"
+
+    @property
+    def content(self) -> Path:
+        return self.out / "simulations-with-particles"
 
     @property
     def sims(self) -> Path:
@@ -84,6 +92,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     from .io.folders import FolderLock, check_apart, locked
     from .io.images import list_images, read_image
     from .matching import check_grain_size
+    from .particles import check_particles
     from .normalise import check_image
 
     # everything is checked here, before minutes of simulation
@@ -94,6 +103,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
         raise ValueError(f"unknown pipeline override(s) {', '.join(unknown)}; "
                          f"known: {', '.join(OVERRIDES)}")
     plan.grain_size = check_grain_size(plan.grain_size)
+    plan.particles = check_particles(plan.particles)
     for name in ("count", "iterations", "epochs"):
         value = getattr(plan, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -129,6 +139,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
     from .appearance.dataset import render_dataset
     from .io.atomic import write_text
+    from .particles import NONE, Particles, find_in_files, mark_simulations
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
     from .segmenter.batch import segment_files
@@ -159,12 +170,28 @@ def _pipeline_job(plan: PipelinePlan, device):
         weights_name="default"), tag(0))
     timings.setdefault("look", time.perf_counter() - start)
     grain_size = _grain_size(plan, baseline, set(plan.overrides or {}))
-    size, grains, count = _growth(plan, preset, grain_size)
-    write_text(plan.grain_size_file, json.dumps(
-        {**grain_size.to_dict(), "simulations": {"size": size, "grains": grains,
-                                                 "count": count}}, indent=2))
+    size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
+    images = [p.name for p in plan.real]
+    before = _read_json(plan.found_file)
+    if plan.particles == "auto" and before.get("images") == images and \
+            before["particles"]["source"] == "auto":  # looked already
+        particles = Particles(**{k: before["particles"][k] for k in (
+            "fraction", "polarity", "on_boundaries", "source")},
+            radius=before["particles"]["radius_px"])
+    elif plan.particles == "auto":
+        particles = yield from relay(find_in_files(
+            plan.real, grain_size.diameter, plan.baseline), tag(0))
+    else:
+        particles = replace(NONE, fraction=plan.particles, radius=4.0, on_boundaries=1.0,
+                            source="user")
+    write_text(plan.found_file, json.dumps(
+        {"images": images, "grain_size": grain_size.to_dict(),
+         "particles": particles.to_dict(),
+         "simulations": {"size": size, "grains": grains, "count": count,
+                         "regularity": regularity, "spread": round(spread, 3)}}, indent=2))
     # 2. simulate
-    params = GrowthParams(height=size, width=size, grains=grains, steps=preset["steps"])
+    params = GrowthParams(height=size, width=size, grains=grains, steps=preset["steps"],
+                          regularity=regularity, spread=round(spread, 3))
     made = _meta(plan.sims)
     if made.get("parameters") not in (None, params.to_dict()) and plan.style.exists():
         before = made["parameters"]
@@ -176,18 +203,25 @@ def _pipeline_job(plan: PipelinePlan, device):
         yield from relay(simulate_dataset(params, count, plan.sims, seed=0, device=device,
                                           overwrite=True), tag(1))
         timings["simulate"] = time.perf_counter() - start
+    content = plan.sims
+    if particles.fraction > 0:  # the style model sees particles where the real images have
+        content = plan.content
+        done = _meta(content)
+        if (done.get("completed") != count or done.get("particles") != particles.to_dict()
+                or done.get("parameters") != params.to_dict()):
+            yield from relay(mark_simulations(plan.sims, content, particles), tag(1))
     # 3. style
     config = style_config(plan.preset, iterations=plan.iterations, **style_extra)
     if _iteration(plan.style, "iteration") < config.iterations:
         start = time.perf_counter()
-        yield from relay(train_style(plan.sims, plan.real, plan.style, config, device=device,
+        yield from relay(train_style(content, plan.real, plan.style, config, device=device,
                                      resume=plan.style.exists()), tag(2))
         timings["train style"] = timings.get("train style", 0) + time.perf_counter() - start
     # 4. synthesize
     done = _meta(plan.synthetic)
     if done.get("completed") != count or done.get("style_weights") != str(plan.style):
         start = time.perf_counter()
-        yield from relay(synthesize(plan.sims, plan.style, plan.synthetic, device=device,
+        yield from relay(synthesize(content, plan.style, plan.synthetic, device=device,
                                     overwrite=True), tag(3))
         timings["synthesize"] = time.perf_counter() - start
     # 5. segmenter
@@ -231,33 +265,49 @@ def _pipeline_job(plan: PipelinePlan, device):
 
 
 def _grain_size(plan: PipelinePlan, baseline, overridden: set):
-    """The GrainSize the simulations take (see :mod:`.matching`)."""
-    from .matching import GrainSize, estimate_from_quality
+    """The GrainSize the simulations take (see :mod:`.matching`): the default's estimate
+    of the mean, and the spread of the diameters of the grains it found inside the images."""
+    import numpy as np
+
+    from .io.tables import read_csv
+    from .matching import GrainSize, diameter_cv, estimate_from_quality
 
     estimate = estimate_from_quality({name: quality for name, _, _, quality, _ in baseline})
+    tables = [read_csv(plan.baseline / f"{Path(name).stem}_grains.csv")
+              for name, *_ in baseline]
+    inner = [np.asarray(t["equivalent_diameter_px"], float)[
+        ~np.asarray(t["touches_border"], bool)] for t in tables if len(t.get("label", []))]
+    cv = diameter_cv(np.concatenate(inner)) if inner else None
     if {"size", "grains"} & overridden or plan.grain_size == "preset":
-        return GrainSize(None, "preset", estimate.per_image)
+        return GrainSize(None, "preset", estimate.per_image, cv)
     if plan.grain_size != "auto":
-        return GrainSize(float(plan.grain_size), "user", estimate.per_image)
-    return estimate
+        return GrainSize(float(plan.grain_size), "user", estimate.per_image, cv)
+    return replace(estimate, cv=cv)
 
 
-def _growth(plan: PipelinePlan, preset: dict, grain_size) -> tuple[int, int, int]:
-    """(size, grains, count) of the simulations: the preset's, or matched to the grain
-    size; a --count the user gave is kept."""
-    from .matching import matched_growth
+def _growth(plan: PipelinePlan, preset: dict, grain_size):
+    """(size, grains, count, regularity, spread) of the simulations: the preset's even
+    grains, or matched to the real grains' mean and spread; a --count the user gave is
+    kept."""
+    from .matching import MATCHED_REGULARITY, matched_growth, spread_for
+    from .phasefield.params import GrowthParams
 
     count = plan.count or preset["count"]
     if grain_size.diameter is None:
-        return preset["size"], preset["grains"], count
+        return preset["size"], preset["grains"], count, GrowthParams.regularity, 0.0
     size, grains, matched_count = matched_growth(grain_size.diameter, preset["size"],
                                                  preset["grains"], count)
-    return size, grains, plan.count or matched_count
+    return (size, grains, plan.count or matched_count, MATCHED_REGULARITY,
+            spread_for(grain_size.cv))
 
 
 def _meta(folder: Path) -> dict:
+    return _read_json(folder / "meta.json")
+
+
+def _read_json(path: Path) -> dict:
     try:
-        return json.loads((folder / "meta.json").read_text())
+        return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
 
@@ -274,10 +324,7 @@ def _iteration(weights: Path, key: str) -> int:
 
 
 def _load_timings(out: Path) -> dict:
-    try:
-        return json.loads((out / "timings.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return _read_json(out / "timings.json")
 
 
 def _save_timings(out: Path, timings: dict) -> None:

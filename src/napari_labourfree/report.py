@@ -78,15 +78,16 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
 
 
 def _grain_size_section(plan) -> list[str]:
-    """What grain size the simulations took, and from where."""
+    """What grain size and particles the simulations took, and from where."""
     try:
-        found = json.loads(plan.grain_size_file.read_text())
+        found = json.loads(plan.found_file.read_text())
         sims = json.loads((plan.sims / "meta.json").read_text())
     except (OSError, ValueError):
         return []
+    size, particles = found["grain_size"], found["particles"]
     params, made = sims["parameters"], sims.get("grain_diameter")
-    estimates = [d for d in found.get("per_image_px", {}).values() if d]
-    lines = ["", "## Grain size", ""]
+    estimates = [d for d in size.get("per_image_px", {}).values() if d]
+    lines = ["", "## What the simulations took from your images", ""]
     if estimates:
         spread = (f" (median of {len(estimates)} image(s); {min(estimates):.0f}-"
                   f"{max(estimates):.0f} px)" if len(estimates) > 1 else "")
@@ -94,14 +95,32 @@ def _grain_size_section(plan) -> list[str]:
                      f"without labels, at {statistics.median(estimates):.0f} px{spread}.")
     else:
         lines.append("The built-in default found no grain size in your images.")
-    source = found["source"] if found.get("diameter_px") else "preset"
+    source = size["source"] if size.get("diameter_px") else "preset"
     how = {"auto": "The simulations take this size",
-           "user": f"The simulations take the size you gave, {found['diameter_px']:g} px"
+           "user": f"The simulations take the size you gave, {size['diameter_px']:g} px"
            if source == "user" else "",
            "preset": "The simulations keep the preset's (or your) size and grain count"}
     made_text = f", mean diameter {made[0]:.0f}-{made[1]:.0f} px" if made else ""
     lines.append(f"{how[source]}: {sims['count']} structures of {params['grains']} grains "
                  f"in {params['height']}x{params['width']} px{made_text}.")
+    if size.get("cv") is not None:
+        lines.append(f"The diameters of the grains it found inside your images spread by "
+                     f"{size['cv']:.2f} (std / mean); the simulations' seeds are drawn from a "
+                     f"random density of log-spread {params.get('spread', 0):.2f} "
+                     f"({params['regularity']} Lloyd iteration(s)) to match.")
+    lines.append("")
+    auto = particles["source"] == "auto"
+    if particles["fraction"] > 0:
+        looks = (f", {particles['polarity']}, radius about {particles['radius_px']:.0f} px, "
+                 f"{particles['on_boundaries']:.0%} on grain boundaries" if auto
+                 else ", on grain boundaries")
+        lines.append(f"Second-phase particles ({'found in your images' if auto else 'as you set'}"
+                     f"): {particles['fraction']:.2%} of the area{looks}. The simulations the "
+                     "style model learned from carry as many, marked in phi (they are not "
+                     "boundaries).")
+    else:
+        lines.append(("No second-phase particles were found in your images" if auto
+                      else "Particles were switched off") + "; the simulations carry none.")
     return lines
 
 

@@ -38,6 +38,10 @@ def add_to(sub) -> None:
                    help="the mean grain diameter of your images, which the simulations take: "
                         "auto (estimated without labels by the built-in default), a number "
                         "of px, or preset (112 grains in 512 px)")
+    p.add_argument("--particles", default="auto", metavar="auto|FRACTION",
+                   help="second-phase particles the simulations carry: auto (found in your "
+                        "images without labels; none when there are none) or an area "
+                        "fraction such as 0.02 (0: none)")
     p.add_argument("--pixel-size", type=float, help="pixel size (default: from the files)")
     p.add_argument("--unit", default="um", help="unit of --pixel-size")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -54,7 +58,7 @@ def run(args) -> int:
         real=args.real, out=args.out, preset=args.preset, truth=args.truth, count=args.count,
         iterations=args.iterations, epochs=args.epochs,
         start_from=None if args.start_from == "scratch" else args.start_from,
-        grain_size=args.grain_size,
+        grain_size=args.grain_size, particles=args.particles,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=user_pixel_size(args))
     device = pick_device(args.device)

@@ -29,6 +29,9 @@ def add_to(sub) -> None:
     p.add_argument("--dt", type=float, default=d.dt, help=f"time step (default {d.dt})")
     p.add_argument("--mobility", type=float, default=d.mobility, help="kinetic coefficient L")
     p.add_argument("--kappa", type=float, default=d.kappa, help="gradient energy coefficient")
+    p.add_argument("--spread", type=float, default=d.spread,
+                   help="grain sizes side by side: std of the log seed density (0 = even, "
+                        f"1 = fine and coarse grains; 0 to 3; default {d.spread:g})")
     p.add_argument("--regularity", type=int, default=d.regularity,
                    help=f"Lloyd iterations evening out grain areas (0 = random; default {d.regularity})")
     p.add_argument("--gap", type=int, default=d.gap,
@@ -56,6 +59,7 @@ def run(args) -> int:
     params = GrowthParams(
         height=args.size[0], width=args.size[1], grains=args.grains, steps=args.steps,
         dt=args.dt, mobility=args.mobility, kappa=args.kappa, regularity=args.regularity,
+        spread=args.spread,
         gap=args.gap, mask_threshold=args.mask_threshold,
     ).validate()
     if args.snapshot_every < 0:

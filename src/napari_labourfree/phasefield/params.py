@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from ..settings import require
@@ -10,6 +11,7 @@ from ..settings import require
 # interface is about 5 px wide at kappa = 1.
 MIN_AREA_PER_GRAIN = 64
 MIN_SIZE = 16
+MAX_SPREAD = 3.0
 
 @dataclass(frozen=True)
 class GrowthParams:
@@ -23,6 +25,7 @@ class GrowthParams:
     mobility: float = 1.0
     kappa: float = 1.0
     regularity: int = 5  # Lloyd iterations: 0 = random seeds, ~5+ = even grain areas
+    spread: float = 0.0  # std of the log seed density: 0 = uniform, 1 = fine and coarse
     gap: int = 8  # px: bodies of grains that share a field are kept this far apart
     check_every: int = 50  # steps between grain-id tracking / recolouring checks
     mask_threshold: float = 0.8  # phi below this is grain boundary
@@ -50,6 +53,8 @@ class GrowthParams:
              f"dt = {self.dt} is beyond the explicit stability limit {self.dt_max:.4g} for "
              f"L = {self.mobility}, kappa = {self.kappa}; use a smaller dt")
         require(self.regularity >= 0, f"regularity must not be negative (got {self.regularity})")
+        require(math.isfinite(self.spread) and 0 <= self.spread <= MAX_SPREAD,
+                f"spread must lie between 0 and {MAX_SPREAD} (got {self.spread})")
         require(self.gap >= 1, f"gap must be at least 1 px (got {self.gap})")
         require(self.check_every >= 1, f"check_every must be at least 1 (got {self.check_every})")
         require(0 < self.mask_threshold < 1, "mask_threshold must lie between 0 and 1")

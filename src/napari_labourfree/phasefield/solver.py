@@ -132,7 +132,8 @@ def boundary_mask(phi: np.ndarray, threshold: float) -> np.ndarray:
 def initial_labels(params: GrowthParams, seeds) -> np.ndarray:
     """Voronoi label maps (B, H, W) for a list of integer seeds / SeedSequences."""
     shape = (params.height, params.width)
-    return np.stack([voronoi_structure(params.grains, shape, s, params.regularity) for s in seeds])
+    return np.stack([voronoi_structure(params.grains, shape, s, params.regularity,
+                                       params.spread) for s in seeds])
 
 
 def grow(

@@ -55,11 +55,32 @@ def wrap(points: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def random_seeds(
-    n: int, shape: tuple[int, int], rng: np.random.Generator, regularity: int = 5
+    n: int, shape: tuple[int, int], rng: np.random.Generator, regularity: int = 5,
+    spread: float = 0.0,
 ) -> np.ndarray:
-    """``n`` seed positions (y, x) on the torus; ``regularity`` Lloyd iterations even out areas."""
-    seeds = rng.random((n, 2)) * np.asarray(shape, dtype=np.float64)
+    """``n`` seed positions (y, x) on the torus; ``regularity`` Lloyd iterations even out
+    areas. ``spread`` > 0 draws them from a smooth random density whose log has that
+    standard deviation, so fine and coarse grains sit side by side as in real structures."""
+    box = np.asarray(shape, dtype=np.float64)
+    if spread > 0:
+        density = np.exp(spread * smooth_field(shape, np.sqrt(box.prod() / n) * 2, rng))
+        pick = rng.choice(density.size, n, p=(density / density.sum()).ravel())
+        cells = np.column_stack(np.unravel_index(pick, shape)).astype(np.float64)
+        seeds = wrap(cells + rng.random((n, 2)), box)
+    else:
+        seeds = rng.random((n, 2)) * box
     return lloyd_relax(seeds, shape, regularity) if regularity > 0 else seeds
+
+
+def smooth_field(shape: tuple[int, int], length: float, rng: np.random.Generator
+                 ) -> np.ndarray:
+    """A periodic Gaussian random field of zero mean and unit standard deviation,
+    correlated over about ``length`` px."""
+    noise = np.fft.fft2(rng.standard_normal(shape))
+    ky = np.fft.fftfreq(shape[0])[:, None]
+    kx = np.fft.fftfreq(shape[1])[None, :]
+    field = np.fft.ifft2(noise * np.exp(-2 * (np.pi * length) ** 2 * (ky**2 + kx**2))).real
+    return (field - field.mean()) / max(field.std(), 1e-12)
 
 
 def voronoi_labels(seeds: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -69,8 +90,9 @@ def voronoi_labels(seeds: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def voronoi_structure(
-    n: int, shape: tuple[int, int], seed: int | np.random.SeedSequence, regularity: int = 5
+    n: int, shape: tuple[int, int], seed: int | np.random.SeedSequence, regularity: int = 5,
+    spread: float = 0.0,
 ) -> np.ndarray:
     """Deterministic periodic Voronoi label map of ``n`` grains for a given ``seed``."""
     rng = np.random.default_rng(seed)
-    return voronoi_labels(random_seeds(n, shape, rng, regularity), shape)
+    return voronoi_labels(random_seeds(n, shape, rng, regularity, spread), shape)
