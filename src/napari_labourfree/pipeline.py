@@ -5,7 +5,6 @@ training stages resume from their last checkpoint."""
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -92,8 +91,8 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     from .io.folders import FolderLock, check_apart, locked
     from .io.images import list_images, read_image
     from .matching import check_grain_size
-    from .particles import check_particles
     from .normalise import check_image
+    from .particles import check_particles
 
     # everything is checked here, before minutes of simulation
     if plan.preset not in PRESETS:

@@ -63,9 +63,9 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
                          "this pipeline": _inner_diameters(tables),
                          "default alone": _inner_diameters(default_tables)},
                         pictures / "grain_sizes.png")
-    lines += ["", "Grain-size distributions: the simulations the segmenter learned from, and "
-              "the grains it found in your images (those not cut by an edge), beside the "
-              "built-in default's.", "",
+    lines += ["", ("Grain-size distributions: the simulations the segmenter learned from, and "
+                   "the grains it found in your images (those not cut by an edge), beside the "
+                   "built-in default's."), "",
               "![grain-size distributions](report/grain_sizes.png)"]
     if failures:
         lines += ["", "## Images that could not be segmented", ""]
@@ -154,8 +154,9 @@ def _realism_section(plan, pictures: Path) -> list[str]:
     figure = Figure(figsize=(11, 3.2), layout="constrained")
     plot_realism(report, figure.subplots(1, 3))
     figure.savefig(pictures / "realism.png", dpi=90)
-    lines += ["", "Intensity histograms, patch entropy and a t-SNE of patch features: the "
-              "synthetic images should sit with the real ones, not with the simulations.", "",
+    lines += ["", ("Intensity histograms, patch entropy and a t-SNE of patch features: the "
+                   "synthetic images should sit with the real ones, not with the "
+                   "simulations."), "",
               "![real vs synthetic vs simulation](report/realism.png)", "",
               "| images | patch entropy (bits) | histogram distance to real (Wasserstein) |",
               "|---|---|---|"]
