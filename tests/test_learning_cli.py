@@ -160,3 +160,21 @@ def test_segment_records_options_and_quality(chain, tiny_real, tmp_path, capsys)
     quality = summary["quality"]
     assert quality["instances"] == "components" and quality["scale_source"] == "off"
     assert {"closed_boundary_fraction", "uncertain_fraction", "warnings"} <= set(quality)
+
+
+def test_train_segmenter_fine_tunes_the_default_on_several_folders(tiny_sims, tmp_path,
+                                                                    capsys):
+    from napari_labourfree import checkpoints
+
+    out = tmp_path / "ft.safetensors"
+    assert main(["train-segmenter", "--data", str(tiny_sims), str(tiny_sims), "--out",
+                 str(out), "--start-from", "default", "--epochs", "1", "--steps-per-epoch",
+                 "2", "--crop-size", "32", "--quiet"]) == 0
+    training = checkpoints.read_header(out)["config"]["training"]
+    assert training["started_from"] == "default_segmenter.safetensors"
+    assert len(training["data"]) == 2
+    assert main(["train-segmenter", "--data", str(tiny_sims), "--out",
+                 str(tmp_path / "x.safetensors"), "--start-from", "default", "--depth",
+                 "2", "--quiet"]) == 2
+    assert "--depth and --base are those of the --start-from weights" in \
+        capsys.readouterr().err

@@ -18,7 +18,12 @@ def add_to(sub) -> None:
         "interior IoU and boundary F1 after every epoch. Writes one .safetensors file after "
         "every epoch; Ctrl-C saves before stopping.",
     )
-    p.add_argument("--data", type=Path, required=True, help="a `synthesize` (or `simulate`) folder")
+    p.add_argument("--data", type=Path, nargs="+", required=True,
+                   help="`synthesize`, `simulate` or `paint` folder(s); crops are drawn from "
+                        "all of them in proportion to their images' areas")
+    p.add_argument("--start-from", metavar="default|WEIGHTS",
+                   help="fine-tune these weights (the built-in 'default', or a file) instead "
+                        "of starting from random weights; the U-Net's shape is theirs")
     p.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast: depth 3, width 16, 128 px; paper: depth 4, width 64, 200 epochs")
@@ -41,14 +46,25 @@ def run(args) -> int:
     from ..devices import pick_device
     from ..segmenter.train import segmenter_config, train_segmenter
 
+    extra, start = {"depth": args.depth, "base": args.base}, None
+    if args.start_from is not None:  # the U-Net of the starting weights
+        from ..checkpoints import read_header
+        from ..segmenter.default import resolve_weights
+
+        if args.depth is not None or args.base is not None:
+            raise ValueError("--depth and --base are those of the --start-from weights; "
+                             "leave them out to fine-tune")
+        start = resolve_weights(args.start_from)
+        arch = read_header(start)["config"]["architecture"]
+        extra = {"depth": arch["depth"], "base": arch["base"],
+                 "outputs": arch.get("outputs", 1)}
     config = segmenter_config(
-        args.preset, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-        crop_size=args.crop_size, batch_size=args.batch_size, depth=args.depth,
-        base=args.base, lr=args.lr, dice=args.dice, val_fraction=args.val_fraction,
+        args.preset, **extra, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        crop_size=args.crop_size, batch_size=args.batch_size, lr=args.lr, dice=args.dice, val_fraction=args.val_fraction,
         augment=args.augment, seed=args.seed)
     device = pick_device(args.device)
     job = train_segmenter(args.data, args.out, config, device=device, resume=args.resume,
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, init=start)
     print(f"labourfree train-segmenter: preset {config.preset}, {config.epochs} epochs x "
           f"{config.steps_per_epoch} batches of {config.batch_size} on {device}",
           file=sys.stderr)
