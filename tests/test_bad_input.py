@@ -83,6 +83,8 @@ REFUSED = [
      "particles must be an area fraction from 0 to 0.2"),
     (["pipeline", "--real", "{f}/grey.tif", "--out", "{t}/p", "--particles", "many"],
      "particles must be 'auto' or an area fraction"),
+    (["pipeline", "--real", "{f}/grey.tif", "--out", "{t}/p", "--seed", "-1"],
+     "seed must be a whole number of at least 0"),
     (["synthesize", "--sim", "{s}", "--style", "{t}/none.safetensors", "--out", "{s}",
       "--overwrite"], "is the input folder"),
     (["train-segmenter", "--data", "{s}", "--out", "{f}/grey.tif/w.safetensors"],

@@ -46,6 +46,7 @@ class PipelinePlan:
     # second-phase particles the simulations carry (marked in phi for the style model):
     # 'auto' (found in the real images without labels) or an area fraction (0: none)
     particles: str | float = "auto"
+    seed: int = 0  # simulations, particles, engine images and both trainings
 
     @property
     def found_file(self) -> Path:
@@ -103,6 +104,8 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
                          f"known: {', '.join(OVERRIDES)}")
     plan.grain_size = check_grain_size(plan.grain_size)
     plan.particles = check_particles(plan.particles)
+    if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or plan.seed < 0:
+        raise ValueError(f"seed must be a whole number of at least 0, not {plan.seed!r}")
     for name in ("count", "iterations", "epochs"):
         value = getattr(plan, name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
@@ -199,7 +202,7 @@ def _pipeline_job(plan: PipelinePlan, device):
                          "a new --out folder")
     if made.get("completed") != count or made.get("parameters") != params.to_dict():
         start = time.perf_counter()
-        yield from relay(simulate_dataset(params, count, plan.sims, seed=0, device=device,
+        yield from relay(simulate_dataset(params, count, plan.sims, seed=plan.seed, device=device,
                                           overwrite=True), tag(1))
         timings["simulate"] = time.perf_counter() - start
     content = plan.sims
@@ -208,9 +211,11 @@ def _pipeline_job(plan: PipelinePlan, device):
         done = _meta(content)
         if (done.get("completed") != count or done.get("particles") != particles.to_dict()
                 or done.get("parameters") != params.to_dict()):
-            yield from relay(mark_simulations(plan.sims, content, particles), tag(1))
+            yield from relay(mark_simulations(plan.sims, content, particles, plan.seed),
+                             tag(1))
     # 3. style
-    config = style_config(plan.preset, iterations=plan.iterations, **style_extra)
+    config = style_config(plan.preset, iterations=plan.iterations, seed=plan.seed,
+                          **style_extra)
     if _iteration(plan.style, "iteration") < config.iterations:
         start = time.perf_counter()
         yield from relay(train_style(content, plan.real, plan.style, config, device=device,
@@ -228,7 +233,8 @@ def _pipeline_job(plan: PipelinePlan, device):
         arch = checkpoints.read_header(plan.start_from)["config"]["architecture"]
         seg_extra.update(depth=arch["depth"], base=arch["base"],
                          outputs=arch.get("outputs", 1))
-    seg_config = segmenter_config(plan.preset, epochs=plan.epochs, **seg_extra)
+    seg_config = segmenter_config(plan.preset, epochs=plan.epochs, seed=plan.seed,
+                                  **seg_extra)
     total = seg_config.epochs * seg_config.steps_per_epoch
     if _iteration(plan.segmenter, "step") < total:
         start = time.perf_counter()
@@ -236,7 +242,7 @@ def _pipeline_job(plan: PipelinePlan, device):
         if plan.start_from is not None:  # generic looks beside the learned one: no forgetting
             if _meta(plan.engine).get("count") != count:
                 yield from relay(render_dataset(plan.sims, plan.engine, count,
-                                                size=preset["size"],
+                                                size=preset["size"], seed=plan.seed,
                                                 overwrite=True), tag(4))
             data.append(plan.engine)
         yield from relay(train_segmenter(data, plan.segmenter, seg_config, device=device,

@@ -26,7 +26,8 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
     pictures = plan.out / "report"
     pictures.mkdir(exist_ok=True)
     lines = ["# Labour-free segmentation report", "",
-             f"Preset `{plan.preset}`; {len(plan.real)} real image(s), used without labels.",
+             f"Preset `{plan.preset}`, seed {plan.seed}; {len(plan.real)} real image(s), "
+             "used without labels.",
              "", "The segmenter was " + (
                  f"fine-tuned from `{Path(plan.start_from).name}` on the synthetic pairs and "
                  "as many appearance-engine images." if plan.start_from is not None
@@ -100,7 +101,9 @@ def _grain_size_section(plan) -> list[str]:
            "user": f"The simulations take the size you gave, {size['diameter_px']:g} px"
            if source == "user" else "",
            "preset": "The simulations keep the preset's (or your) size and grain count"}
-    made_text = f", mean diameter {made[0]:.0f}-{made[1]:.0f} px" if made else ""
+    made_text = "" if not made else (f", mean diameter {made[0]:.0f} px" if round(made[0])
+                                     == round(made[1]) else
+                                     f", mean diameter {made[0]:.0f}-{made[1]:.0f} px")
     lines.append(f"{how[source]}: {sims['count']} structures of {params['grains']} grains "
                  f"in {params['height']}x{params['width']} px{made_text}.")
     if size.get("cv") is not None:

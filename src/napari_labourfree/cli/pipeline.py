@@ -42,6 +42,9 @@ def add_to(sub) -> None:
                    help="second-phase particles the simulations carry: auto (found in your "
                         "images without labels; none when there are none) or an area "
                         "fraction such as 0.02 (0: none)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the simulations and trainings (default 0): runs with "
+                        "other seeds show how much a result varies")
     p.add_argument("--pixel-size", type=float, help="pixel size (default: from the files)")
     p.add_argument("--unit", default="um", help="unit of --pixel-size")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -58,7 +61,7 @@ def run(args) -> int:
         real=args.real, out=args.out, preset=args.preset, truth=args.truth, count=args.count,
         iterations=args.iterations, epochs=args.epochs,
         start_from=None if args.start_from == "scratch" else args.start_from,
-        grain_size=args.grain_size, particles=args.particles,
+        grain_size=args.grain_size, particles=args.particles, seed=args.seed,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=user_pixel_size(args))
     device = pick_device(args.device)
