@@ -132,3 +132,43 @@ def test_style_weights_from_before_resize_upsampling_still_load(tiny_sims, tiny_
     loaded = StyleModel.load(out)
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in loaded.F.modules())
     assert style_config().architecture()["upsample"] == "resize"
+
+
+@pytest.mark.parametrize("variant", ["cut", "fastcut"])
+def test_cut_trains_one_generator_that_synthesizes(variant, tiny_sims, tiny_real, tmp_path):
+    config = style_config(model=variant, iterations=3, crop_size=32, ngf=4, ndf=4,
+                          n_blocks=1)
+    out = run_job(train_style(tiny_sims, [tiny_real], tmp_path / "cut.safetensors", config))
+    header, tensors = checkpoints.load(out, checkpoints.STYLE)
+    assert header["config"]["architecture"]["name"] == "cut-resnet"
+    assert not any(k.startswith("G.") for k in tensors)  # one generator only
+    model = StyleModel.load(out)
+    with pytest.raises(ValueError, match="translates simulations to the real look only"):
+        run_job(model.to_simulation(np.zeros((32, 32), np.float32)))
+    meta = run_job(synthesize(tiny_sims, out, tmp_path / "syn"))
+    assert meta["completed"] == len(list((tiny_sims / "images").glob("*.tif")))
+    # resuming continues the same model; another kind is refused
+    run_job(train_style(tiny_sims, [tiny_real], out, style_config(
+        model=variant, iterations=4, crop_size=32, ngf=4, ndf=4, n_blocks=1), resume=True))
+    with pytest.raises(ValueError, match="resume with the same architecture"):
+        train_style(tiny_sims, [tiny_real], out, style_config(
+            iterations=5, crop_size=32, ngf=4, ndf=4, n_blocks=1), resume=True)
+
+
+def test_patch_nce_picks_out_the_patch_at_the_same_place():
+    import torch
+
+    from napari_labourfree.style.cut import CUT
+
+    torch.manual_seed(0)
+    model = CUT(style_config(model="cut", ngf=4, ndf=4, n_blocks=1).architecture())
+    x = torch.rand(1, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        same = model.patch_nce(x, x).item()
+        other = model.patch_nce(x, torch.rand(1, 1, 32, 32) * 2 - 1).item()
+    assert same < 0.7 * other, (same, other)
+
+
+def test_unknown_style_model_is_refused():
+    with pytest.raises(ValueError, match="style model must be one of cyclegan, cut, fastcut"):
+        style_config(model="unit")

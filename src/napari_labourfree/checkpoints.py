@@ -101,12 +101,13 @@ def load(path: Path | str, kind: str) -> tuple[dict, dict[str, torch.Tensor]]:
     return header, tensors
 
 
-# What each kind's config must hold: architecture key -> (type, low, high)
+# What each kind's config must hold: architecture names, key -> (type, low, high)
 _ARCHITECTURES = {
-    SEGMENTER: ("unet", {"depth": (int, 1, 8), "base": (int, 1, 1024),
-                         "channels": (int, 1, 4)}),
-    STYLE: ("cyclegan-resnet", {"ngf": (int, 1, 1024), "n_blocks": (int, 0, 64),
-                                "channels": (int, 1, 4)}),
+    SEGMENTER: (("unet",), {"depth": (int, 1, 8), "base": (int, 1, 1024),
+                            "channels": (int, 1, 4)}),
+    STYLE: (("cyclegan-resnet", "cut-resnet"), {"ngf": (int, 1, 1024),
+                                                "n_blocks": (int, 0, 64),
+                                                "channels": (int, 1, 4)}),
 }
 
 
@@ -124,8 +125,8 @@ def check_header(header: dict, kind: str, name: str = "weights") -> dict:
     arch = config.get("architecture")
     if not isinstance(arch, dict):
         fail("architecture is missing or not a dict")
-    arch_name, fields = _ARCHITECTURES[kind]
-    if arch.get("name") != arch_name:
+    arch_names, fields = _ARCHITECTURES[kind]
+    if arch.get("name") not in arch_names:
         fail(f"unknown {kind} architecture {arch.get('name')!r}")
     for key, (kind_of, low, high) in fields.items():
         value = arch.get(key)

@@ -47,6 +47,7 @@ class PipelinePlan:
     # 'auto' (found in the real images without labels) or an area fraction (0: none)
     particles: str | float = "auto"
     seed: int = 0  # simulations, particles, engine images and both trainings
+    style_model: str = "cyclegan"  # or "cut" / "fastcut" (style/cut.py)
 
     @property
     def found_file(self) -> Path:
@@ -104,6 +105,11 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
                          f"known: {', '.join(OVERRIDES)}")
     plan.grain_size = check_grain_size(plan.grain_size)
     plan.particles = check_particles(plan.particles)
+    from .style.train import MODELS
+
+    if plan.style_model not in MODELS:
+        raise ValueError(f"style model must be one of {', '.join(MODELS)}, not "
+                         f"{plan.style_model!r}")
     if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or plan.seed < 0:
         raise ValueError(f"seed must be a whole number of at least 0, not {plan.seed!r}")
     for name in ("count", "iterations", "epochs"):
@@ -215,7 +221,7 @@ def _pipeline_job(plan: PipelinePlan, device):
                              tag(1))
     # 3. style
     config = style_config(plan.preset, iterations=plan.iterations, seed=plan.seed,
-                          **style_extra)
+                          model=plan.style_model, **style_extra)
     if _iteration(plan.style, "iteration") < config.iterations:
         start = time.perf_counter()
         yield from relay(train_style(content, plan.real, plan.style, config, device=device,

@@ -23,6 +23,9 @@ def add_to(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast: minutes on a laptop CPU; paper: ResNet-9, ngf 64, 256 px (GPU)")
+    p.add_argument("--model", choices=("cyclegan", "cut", "fastcut"),
+                   help="cyclegan (default): two generators and a cycle; cut / fastcut: one "
+                        "generator and a contrastive patch loss, about half the time")
     p.add_argument("--iterations", type=int, help="training iterations (preset: fast 2000)")
     p.add_argument("--crop-size", type=int, help="random crop size in px (fast 128, paper 256)")
     p.add_argument("--batch-size", type=int, help="crops per iteration (default 1)")
@@ -52,14 +55,15 @@ def run(args) -> int:
     from ..style.train import style_config, train_style
 
     config = style_config(
-        args.preset, iterations=args.iterations, crop_size=args.crop_size,
+        args.preset, model=args.model, iterations=args.iterations, crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
         checkpoint_every=args.checkpoint_every, pool_size=args.pool_size, seed=args.seed)
     device = pick_device(args.device)
     job = train_style(args.sim, args.real, args.out, config, device=device, resume=args.resume,
                       overwrite=args.overwrite)
-    print(f"labourfree train-style: preset {config.preset}, {config.iterations} iterations, "
+    print(f"labourfree train-style: {config.model}, preset {config.preset}, "
+          f"{config.iterations} iterations, "
           f"{config.crop_size} px crops on {device}", file=sys.stderr)
     try:
         out = run_with_progress(job, args.quiet, unit="it")

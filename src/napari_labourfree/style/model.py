@@ -22,23 +22,27 @@ from .networks import ResnetGenerator, generator
 
 
 class StyleModel:
-    """F (simulation -> real look) and G (real -> simulation look) in eval mode."""
+    """F (simulation -> real look) and, for a CycleGAN, G (real -> simulation look) in eval
+    mode. CUT models have F alone."""
 
-    def __init__(self, G: ResnetGenerator, F: ResnetGenerator, header: dict,
+    def __init__(self, G: ResnetGenerator | None, F: ResnetGenerator, header: dict,
                  device: torch.device):
-        self.G, self.F, self.header, self.device = G.eval(), F.eval(), header, device
+        self.G = None if G is None else G.eval()
+        self.F, self.header, self.device = F.eval(), header, device
 
     @classmethod
     def load(cls, path: Path | str, device: torch.device | str = "cpu") -> StyleModel:
         header, tensors = checkpoints.load(path, checkpoints.STYLE)
         arch = header["config"]["architecture"]
-        if arch.get("name") != "cyclegan-resnet":
+        if arch.get("name") not in ("cyclegan-resnet", "cut-resnet"):
             raise checkpoints.CheckpointError(
                 f"{Path(path).name}: unknown style architecture {arch.get('name')!r}")
         device = torch.device(device)
-        G, F = generator(arch), generator(arch)
-        checkpoints.restore(tensors, {"G": G, "F": F}, Path(path).name)
-        return cls(G.to(device), F.to(device), header, device)
+        F = generator(arch)
+        G = generator(arch) if arch["name"] == "cyclegan-resnet" else None
+        checkpoints.restore(tensors, {"F": F} if G is None else {"G": G, "F": F},
+                            Path(path).name)
+        return cls(None if G is None else G.to(device), F.to(device), header, device)
 
     @property
     def normalisation(self) -> dict:
@@ -64,6 +68,9 @@ class StyleModel:
     def to_simulation(self, image: np.ndarray, tile: int = 1024, overlap: int = 128
                       ) -> Job[np.ndarray]:
         """Job: a real micrograph in the simulations' look, [0, 1]."""
+        if self.G is None:
+            raise ValueError("this style model (CUT) translates simulations to the real look "
+                             "only; train a CycleGAN to translate real images back")
         return self._apply(self.G, image, tile, overlap, "translating")
 
 

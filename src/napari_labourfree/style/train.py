@@ -1,4 +1,5 @@
-"""Training the CycleGAN as a job: progress with losses and previews, checkpoints, resume."""
+"""Training the style model (CycleGAN, or CUT/FastCUT: see :mod:`.cut`) as a job: progress
+with losses and previews, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ from ..settings import (
     require,
 )
 from ..training_data import CropSampler, load_for_network, simulation_files
+from .cut import CUT, VARIANTS, cut_step
 from .networks import UPSAMPLING, ImagePool, PatchDiscriminator, generator, init_weights
+
+MODELS = ("cyclegan", *VARIANTS)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class StyleConfig:
     overridden."""
 
     preset: str = "fast"
+    model: str = "cyclegan"  # or "cut" / "fastcut": one generator, contrastive (cut.py)
     ngf: int = 16
     ndf: int = 32
     n_blocks: int = 4
@@ -60,6 +65,8 @@ class StyleConfig:
         require(self.batch_size >= 1, f"batch size must be at least 1 (got {self.batch_size})")
         require(self.crop_size >= 32 and self.crop_size % 4 == 0,
              f"crop size must be a multiple of 4 and at least 32 (got {self.crop_size})")
+        require(self.model in MODELS,
+                f"style model must be one of {', '.join(MODELS)} (got {self.model!r})")
         require(self.upsample in UPSAMPLING,
                 f"upsample must be one of {', '.join(UPSAMPLING)} (got {self.upsample!r})")
         require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
@@ -74,8 +81,11 @@ class StyleConfig:
         return self
 
     def architecture(self) -> dict:
-        return {"name": "cyclegan-resnet", "ngf": self.ngf, "ndf": self.ndf,
+        arch = {"name": "cyclegan-resnet", "ngf": self.ngf, "ndf": self.ndf,
                 "n_blocks": self.n_blocks, "channels": 1, "upsample": self.upsample}
+        if self.model != "cyclegan":
+            arch.update(name="cut-resnet", variant=self.model)
+        return arch
 
 
 PRESETS = {
@@ -107,6 +117,21 @@ class CycleGAN(torch.nn.Module):
 
     def modules_to_save(self) -> dict:
         return {"G": self.G, "F": self.F, "D_X": self.D_X, "D_Y": self.D_Y}
+
+    def generator_parameters(self):
+        return [*self.G.parameters(), *self.F.parameters()]
+
+    def discriminator_parameters(self):
+        return [*self.D_X.parameters(), *self.D_Y.parameters()]
+
+
+def build_style_model(arch: dict) -> CycleGAN | CUT:
+    """The trainable model an architecture dict describes."""
+    if arch.get("name") == "cut-resnet":
+        if arch.get("variant") not in VARIANTS:
+            raise checkpoints.CheckpointError(f"unknown CUT variant {arch.get('variant')!r}")
+        return CUT(arch)
+    return CycleGAN(arch)
 
 
 def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *,
@@ -163,11 +188,11 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     sample_y = CropSampler(sims, config.crop_size, rng, rotate=True)
     sample_x = CropSampler(reals, config.crop_size, rng)
 
-    model = CycleGAN(config.architecture()).to(device)
-    opt_g = torch.optim.Adam(itertools.chain(model.G.parameters(), model.F.parameters()),
-                             lr=config.lr, betas=(config.beta1, 0.999))
-    opt_d = torch.optim.Adam(itertools.chain(model.D_X.parameters(), model.D_Y.parameters()),
-                             lr=config.lr, betas=(config.beta1, 0.999))
+    model = build_style_model(config.architecture()).to(device)
+    opt_g = torch.optim.Adam(model.generator_parameters(), lr=config.lr,
+                             betas=(config.beta1, 0.999))
+    opt_d = torch.optim.Adam(model.discriminator_parameters(), lr=config.lr,
+                             betas=(config.beta1, 0.999))
     start = 0
     if header is not None:
         _, tensors = checkpoints.load(out, checkpoints.STYLE)
@@ -210,7 +235,11 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
                     group["lr"] = config.lr * schedule(it)
             x = torch.from_numpy(sample_x.sample(config.batch_size)).to(device)
             y = torch.from_numpy(sample_y.sample(config.batch_size)).to(device)
-            losses = _step(model, x, y, opt_g, opt_d, pool_x, pool_y, config, device)
+            if isinstance(model, CUT):
+                with autocast(device):
+                    losses = cut_step(model, x, y, opt_g, opt_d, config.model, _lsgan)
+            else:
+                losses = _step(model, x, y, opt_g, opt_d, pool_x, pool_y, config, device)
             if not all(math.isfinite(v) for v in losses.values()):
                 raise diverged(f"iteration {it + 1}", out)
             it += 1
