@@ -57,9 +57,12 @@ TOOLTIPS = {
         "batch": "crops per batch (2-8 on a CPU)",
     },
     "Style (CycleGAN)": {
+        "model": "cyclegan: two generators and a cycle (the paper); cut / fastcut: one "
+                 "generator and a contrastive patch loss, about half the time, but no "
+                 "translation of real images back",
         "sim": "a `labourfree simulate` folder (or the generator's output folder)",
         "real_folder": "a folder of your micrographs (no labels needed)",
-        "iterations": "CycleGAN training iterations (fast 2000, paper 40000)",
+        "iterations": "style training iterations (fast 2000, paper 40000)",
         "out": "new or empty folder for the synthetic training set",
         "layer": "an image layer to restyle with the trained style",
     },

@@ -37,6 +37,8 @@ class StyleWidget(JobWidget):
         w_real_folder = FileEdit(mode="d", label="real images folder")
         w_real_layers = Select(choices=self.layers_of("image"), label="and/or real layers",
                                tooltip="unlabeled micrographs open in the viewer")
+        w_model = ComboBox(choices=("cyclegan", "cut", "fastcut"), value="cyclegan",
+                           label="model")
         w_preset = ComboBox(choices=("fast", "paper"), value="fast", label="preset")
         w_iterations = SpinBox(value=2000, min=1, max=10_000_000, step=100,
                                label="iterations")
@@ -52,7 +54,7 @@ class StyleWidget(JobWidget):
         w_stylize = PushButton(text="Stylize layer")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["train", "load", "synthesize", "stylize"], sections={
-            "Training options": ["preset", "iterations", "crop", "device", "resume"],
+            "Training options": ["model", "preset", "iterations", "crop", "device", "resume"],
             "Use the style": ["out", "synthesize", "layer", "stylize"]})
         self._model = None
         self._model_path = None
@@ -101,8 +103,8 @@ class StyleWidget(JobWidget):
                 real += grey_frames(layer)
             if not real:
                 raise ValueError("give real images: a folder and/or image layers")
-            config = style_config(self.preset.value, iterations=self.iterations.value,
-                                  crop_size=self.crop.value)
+            config = style_config(self.preset.value, model=self.model.value,
+                                  iterations=self.iterations.value, crop_size=self.crop.value)
             device = pick_device(self.device.value)
             job = train_style(sim, real, weights, config, device=device,
                               resume=self.resume.value, overwrite=not self.resume.value)
