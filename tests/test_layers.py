@@ -11,7 +11,8 @@ from pathlib import Path
 import napari_labourfree
 
 ROOT = Path(napari_labourfree.__file__).parent
-LAYERS = {"cli": 4, "_widgets": 4, "_napari_io": 4, "pipeline": 3, "api": 3, "_sample_data": 3,
+LAYERS = {"cli": 4, "_widgets": 4, "_napari_io": 4, "pipeline": 3, "report": 3, "api": 3,
+          "_sample_data": 3, "particles": 2,
           "__init__": 3, "segmenter": 2, "style": 2, "analysis": 2, "phasefield": 2,
           "appearance": 2}
 GUI = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari", "magicgui")
