@@ -80,6 +80,13 @@ def test_pipeline_refuses_unknown_overrides_before_doing_anything(tiny_real, tmp
     with pytest.raises(ValueError, match=r"unknown pipeline override\(s\) epoch, grain; known"):
         run_pipeline(plan, "cpu")
     assert not (tmp_path / "run").exists()
+    for bad, words in ((dict(style_model="unit"), "style model must be one of"),
+                       (dict(seed=-1), "seed must be a whole number"),
+                       (dict(grain_size="huge"), "grain size must be"),
+                       (dict(particles=0.9), "particles must be an area fraction")):
+        with pytest.raises(ValueError, match=words):
+            run_pipeline(PipelinePlan(real=[tiny_real], out=tmp_path / "run", **bad), "cpu")
+        assert not (tmp_path / "run").exists()
 
 
 def test_classical_baseline_finds_dark_lines():
