@@ -183,6 +183,11 @@ def test_simulations_take_the_grain_size_of_the_real_images(tiny_real, tmp_path)
                         epochs=1, overrides=tiny, start_from=None, grain_size=60)
     with pytest.raises(ValueError, match="holds a run on other simulations"):
         run_job(run_pipeline(plan, "cpu"))
+    plan = PipelinePlan(real=[tiny_real], out=tmp_path / "run", count=2, iterations=2,
+                        epochs=1, overrides=tiny, start_from=None, grain_size=150,
+                        particles=0.01, seed=1)  # another seed is another run too
+    with pytest.raises(ValueError, match="seed 0; now 45 in 896 px, seed 1"):
+        run_job(run_pipeline(plan, "cpu"))
     assert (tmp_path / "run" / "style.safetensors").read_bytes() == style
 
 

@@ -35,6 +35,11 @@ class Particles:
                 "radius_px": round(self.radius, 2),
                 "on_boundaries": round(self.on_boundaries, 3), "source": self.source}
 
+    @classmethod
+    def from_dict(cls, found: dict) -> Particles:
+        return cls(found["fraction"], found["polarity"], found["radius_px"],
+                   found["on_boundaries"], found["source"])
+
 
 NONE = Particles(0.0, "bright", 0.0, 0.0)
 

@@ -180,18 +180,15 @@ def _pipeline_job(plan: PipelinePlan, device):
     grain_size = _grain_size(plan, baseline, set(plan.overrides or {}))
     size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
     images = [p.name for p in plan.real]
-    before = _read_json(plan.found_file)
-    if plan.particles == "auto" and before.get("images") == images and \
-            before["particles"]["source"] == "auto":  # looked already
-        particles = Particles(**{k: before["particles"][k] for k in (
-            "fraction", "polarity", "on_boundaries", "source")},
-            radius=before["particles"]["radius_px"])
-    elif plan.particles == "auto":
-        particles = yield from relay(find_in_files(
-            plan.real, grain_size.diameter, plan.baseline), tag(0))
-    else:
+    found = _read_json(plan.found_file)
+    if plan.particles != "auto":
         particles = replace(NONE, fraction=plan.particles, radius=4.0, on_boundaries=1.0,
                             source="user")
+    elif found.get("images") == images and found["particles"]["source"] == "auto":
+        particles = Particles.from_dict(found["particles"])  # looked at these already
+    else:
+        particles = yield from relay(find_in_files(
+            plan.real, grain_size.diameter, plan.baseline), tag(0))
     write_text(plan.found_file, json.dumps(
         {"images": images, "grain_size": grain_size.to_dict(),
          "particles": particles.to_dict(),
@@ -201,12 +198,13 @@ def _pipeline_job(plan: PipelinePlan, device):
     params = GrowthParams(height=size, width=size, grains=grains, steps=preset["steps"],
                           regularity=regularity, spread=round(spread, 3))
     made = _meta(plan.sims)
-    if made.get("parameters") not in (None, params.to_dict()) and plan.style.exists():
+    same = made.get("parameters") == params.to_dict() and made.get("seed") == plan.seed
+    if made and not same and plan.style.exists():
         before = made["parameters"]
         raise ValueError(f"{plan.out} holds a run on other simulations ({before['grains']} "
-                         f"grains in {before['height']} px, now {grains} in {size} px); use "
-                         "a new --out folder")
-    if made.get("completed") != count or made.get("parameters") != params.to_dict():
+                         f"grains in {before['height']} px, seed {made.get('seed')}; now "
+                         f"{grains} in {size} px, seed {plan.seed}); use a new --out folder")
+    if made.get("completed") != count or not same:
         start = time.perf_counter()
         yield from relay(simulate_dataset(params, count, plan.sims, seed=plan.seed, device=device,
                                           overwrite=True), tag(1))
