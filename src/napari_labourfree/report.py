@@ -26,8 +26,8 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
     pictures = plan.out / "report"
     pictures.mkdir(exist_ok=True)
     lines = ["# Labour-free segmentation report", "",
-             f"Preset `{plan.preset}`, seed {plan.seed}, style model `{plan.style_model}`; "
-             f"{len(plan.real)} real image(s), used without labels.",
+             (f"Preset `{plan.preset}`, seed {plan.seed}, style model `{plan.style_model}`; "
+              f"{len(plan.real)} real image(s), used without labels."),
              "", "The segmenter was " + (
                  f"fine-tuned from `{Path(plan.start_from).name}` on the synthetic pairs and "
                  "as many appearance-engine images." if plan.start_from is not None

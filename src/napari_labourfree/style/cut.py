@@ -67,7 +67,7 @@ class CUT(nn.Module):
         """Mean PatchNCE loss between an input batch and its translation."""
         losses = []
         for head, k, q in zip(self.H, self.encode(source), self.encode(output), strict=True):
-            b, c, h, w = k.shape
+            b, _, h, w = k.shape
             ids = torch.randperm(h * w, device=k.device)[:PATCHES]
             k = F.normalize(head(k.flatten(2).transpose(1, 2)[:, ids]), dim=-1).detach()
             q = F.normalize(head(q.flatten(2).transpose(1, 2)[:, ids]), dim=-1)
