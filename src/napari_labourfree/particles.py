@@ -131,6 +131,8 @@ def mark_particles(phi: np.ndarray, mask: np.ndarray, particles: Particles,
                    rng: np.random.Generator) -> np.ndarray:
     """phi with round particles at value 0, on the boundary pixels of ``mask`` for the
     share that sits on boundaries, inside grains for the rest."""
+    from .appearance.paint import draw_disks
+
     out = np.array(phi, np.float32)
     if particles.fraction <= 0:
         return out
@@ -146,13 +148,7 @@ def mark_particles(phi: np.ndarray, mask: np.ndarray, particles: Particles,
         if n == 0:
             continue
         pick = rng.choice(len(ys), n, replace=False)
-        for y, x in zip(ys[pick], xs[pick], strict=True):
-            r = radius * rng.uniform(0.7, 1.3)
-            y0, y1 = max(0, int(y - r - 1)), min(h, int(y + r + 2))
-            x0, x1 = max(0, int(x - r - 1)), min(w, int(x + r + 2))
-            gy, gx = np.ogrid[y0:y1, x0:x1]
-            edge = np.clip(r + 0.5 - np.sqrt((gy - y) ** 2 + (gx - x) ** 2), 0, 1)
-            layer[y0:y1, x0:x1] = np.maximum(layer[y0:y1, x0:x1], edge)
+        draw_disks(layer, ys[pick], xs[pick], radius * rng.uniform(0.7, 1.3, n))
     return out * (1 - layer)
 
 

@@ -276,17 +276,14 @@ def _pipeline_job(plan: PipelinePlan, device):
 def _grain_size(plan: PipelinePlan, baseline, overridden: set):
     """The GrainSize the simulations take (see :mod:`.matching`): the default's estimate
     of the mean, and the spread of the diameters of the grains it found inside the images."""
-    import numpy as np
-
+    from .analysis.statistics import inner_diameters
     from .io.tables import read_csv
     from .matching import GrainSize, diameter_cv, estimate_from_quality
 
     estimate = estimate_from_quality({name: quality for name, _, _, quality, _ in baseline})
     tables = [read_csv(plan.baseline / f"{Path(name).stem}_grains.csv")
               for name, *_ in baseline]
-    inner = [np.asarray(t["equivalent_diameter_px"], float)[
-        ~np.asarray(t["touches_border"], bool)] for t in tables if len(t.get("label", []))]
-    cv = diameter_cv(np.concatenate(inner)) if inner else None
+    cv = diameter_cv(inner_diameters(tables))
     if {"size", "grains"} & overridden or plan.grain_size == "preset":
         return GrainSize(None, "preset", estimate.per_image, cv)
     if plan.grain_size != "auto":

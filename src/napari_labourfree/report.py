@@ -20,6 +20,7 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
 
     ``rows`` and ``baseline``: what :func:`.segmenter.batch.segment_files` returned for the
     pipeline's segmenter and for the built-in default."""
+    from .analysis.statistics import inner_diameters
     from .io.atomic import write_text
     from .io.tables import read_csv
 
@@ -61,8 +62,8 @@ def write_report(plan, rows, timings: dict, history: list, failures=(), baseline
     _histograms(tables, area_key, pictures / "histograms.png")
     lines += ["", "![area and circularity of grains inside the images](report/histograms.png)"]
     _size_distributions({"simulations": _simulated_diameters(plan.sims),
-                         "this pipeline": _inner_diameters(tables),
-                         "default alone": _inner_diameters(default_tables)},
+                         "this pipeline": inner_diameters(tables),
+                         "default alone": inner_diameters(default_tables)},
                         pictures / "grain_sizes.png")
     lines += ["", ("Grain-size distributions: the simulations the segmenter learned from, and "
                    "the grains it found in your images (those not cut by an edge), beside the "
@@ -180,13 +181,6 @@ def _simulated_diameters(sims: Path) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros(0)
 
 
-def _inner_diameters(tables) -> np.ndarray:
-    inner = [np.asarray(t["equivalent_diameter_px"], float)[~np.asarray(t["touches_border"],
-                                                                          bool)]
-             for t in tables if len(t.get("label", []))]
-    return np.concatenate(inner) if inner else np.zeros(0)
-
-
 def _size_distributions(groups: dict[str, np.ndarray], path: Path) -> None:
     import matplotlib
 
@@ -221,7 +215,6 @@ def _histograms(tables, area_key: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import numpy as np
     from matplotlib.figure import Figure
 
     inner = [t for t in tables if len(t.get("label", []))]

@@ -237,6 +237,18 @@ def jeffries_count(labels: np.ndarray) -> float:
     return inside + 0.5 * len(edge) + 0.25 * len(corners)
 
 
+def inner_diameters(tables) -> np.ndarray:
+    """Equivalent diameters (px) of the grains not cut by an image edge, over grain tables.
+
+    >>> inner_diameters([{"label": [1, 2], "equivalent_diameter_px": [4.0, 9.0],
+    ...                   "touches_border": [False, True]}]).tolist()
+    [4.0]
+    """
+    inner = [np.asarray(t["equivalent_diameter_px"], float)[
+        ~np.asarray(t["touches_border"], bool)] for t in tables if len(t.get("label", []))]
+    return np.concatenate(inner) if inner else np.zeros(0)
+
+
 def _stat(fn, values: np.ndarray) -> float:
     return float(fn(values)) if len(values) else math.nan
 

@@ -206,14 +206,19 @@ def _particles(image, places, rng, fraction, radius_range, diameter):
     bright = rng.random() < 0.5
     value = rng.uniform(0.85, 1.0) if bright else rng.uniform(0.0, 0.15)
     layer = np.zeros((h, w), np.float32)
-    for y, x in zip(ys[pick], xs[pick]):
-        r = rng.uniform(radius_range[0], r_hi)
+    draw_disks(layer, ys[pick], xs[pick], rng.uniform(radius_range[0], r_hi, n))
+    return image + (value - image) * layer
+
+
+def draw_disks(layer: np.ndarray, ys, xs, radii) -> None:
+    """Raise ``layer`` (float, in place) to 1 inside each disk, with a 1 px soft edge."""
+    h, w = layer.shape
+    for y, x, r in zip(ys, xs, radii, strict=True):
         y0, y1 = max(0, int(y - r - 1)), min(h, int(y + r + 2))
         x0, x1 = max(0, int(x - r - 1)), min(w, int(x + r + 2))
         gy, gx = np.ogrid[y0:y1, x0:x1]
         disk = np.clip(r + 0.5 - np.sqrt((gy - y) ** 2 + (gx - x) ** 2), 0, 1)
         layer[y0:y1, x0:x1] = np.maximum(layer[y0:y1, x0:x1], disk)
-    return image + (value - image) * layer
 
 
 def _scratches(image, k, rng, yy, xx):

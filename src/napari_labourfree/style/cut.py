@@ -38,7 +38,8 @@ class CUT(nn.Module):
         self.F = generator(arch)
         self.D_X = PatchDiscriminator(arch["ndf"], arch["channels"])
         self.layers = nce_layers(arch["n_blocks"])
-        widths = _layer_widths(self.F, self.layers, arch["channels"])
+        with torch.no_grad():
+            widths = [f.shape[1] for f in self.encode(torch.zeros(1, arch["channels"], 16, 16))]
         self.H = nn.ModuleList(nn.Sequential(nn.Linear(c, HEAD_WIDTH), nn.ReLU(),
                                              nn.Linear(HEAD_WIDTH, HEAD_WIDTH))
                                for c in widths)
@@ -76,18 +77,6 @@ class CUT(nn.Module):
             target = torch.arange(logits.shape[1], device=k.device).expand(b, -1)
             losses.append(F.cross_entropy(logits.flatten(0, 1).float(), target.flatten()))
         return torch.stack(losses).mean()
-
-
-def _layer_widths(net: nn.Module, layers: list[int], channels: int) -> list[int]:
-    with torch.no_grad():
-        x, widths = torch.zeros(1, channels, 16, 16), []
-        for i, module in enumerate(net.model):
-            x = module(x)
-            if i in layers:
-                widths.append(x.shape[1])
-            if i == layers[-1]:
-                break
-    return widths
 
 
 def cut_step(model: CUT, x, y, opt_g, opt_d, variant: str, lsgan) -> dict:
