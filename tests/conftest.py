@@ -59,6 +59,27 @@ def tiny_real(tiny_sims, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_colour(tiny_sims, tmp_path_factory):
+    """Tint-etched look-alikes: each simulated grain in a colour of its own, boundaries a
+    little darker, noise; RGB uint8 TIFFs in images/, with the simulations' masks."""
+    import shutil
+
+    import tifffile
+
+    out = tmp_path_factory.mktemp("colour")
+    (out / "images").mkdir()
+    shutil.copytree(tiny_sims / "masks", out / "masks")
+    rng = np.random.default_rng(1)
+    for path in sorted((tiny_sims / "images").glob("*.tif")):
+        phi, labels = tifffile.imread(path), tifffile.imread(tiny_sims / "labels" / path.name)
+        palette = rng.uniform(60, 230, (labels.max() + 1, 3))
+        image = palette[labels] * (0.7 + 0.3 * phi[..., None]) + rng.normal(0, 6, (*phi.shape, 3))
+        tifffile.imwrite(out / "images" / path.name, image.clip(0, 255).astype(np.uint8),
+                         photometric="rgb")
+    return out
+
+
 @pytest.fixture
 def errors(monkeypatch):
     """The error notifications a widget shows, instead of napari's pop-ups."""

@@ -292,11 +292,11 @@ def _read_empty_csv(tmp_path):
     return read_csv(tmp_path / "e.csv")
 
 
-def _tiled_3d(tmp_path):
+def _tiled_4d(tmp_path):
     from napari_labourfree.jobs import run_job
     from napari_labourfree.tiling import tiled_apply
 
-    return run_job(tiled_apply(lambda b: b, np.zeros((2, 32, 32), np.float32), tile=16,
+    return run_job(tiled_apply(lambda b: b, np.zeros((1, 2, 32, 32), np.float32), tile=16,
                                overlap=4))
 
 
@@ -334,7 +334,7 @@ def _simulate_unknown(tmp_path):
 
 LIBRARY = [
     (_read_empty_csv, ValueError, "is empty"),
-    (_tiled_3d, ValueError, "must be 2-D"),
+    (_tiled_4d, ValueError, "must be .H, W. or channel-first"),
     (_grain_table_0x0, ValueError, "must not be empty"),
     (_to_unit_missing_key, ValueError, "'high' must be a number"),
     (_pixel_size_true, ValueError, "pixel size must be a positive number"),

@@ -68,8 +68,10 @@ def test_segments_any_size_and_tta(trained):
 
 
 @pytest.mark.parametrize("image, words", [
-    (np.zeros((64, 64, 3), np.uint8), "RGB"),
+    (np.zeros((64, 64, 4), np.uint8), "RGBA"),
     (np.full((64, 64), np.nan, np.float32), "NaN"),
+    (np.full((64, 64, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((5, 5, 3), np.uint8), "too small"),
     (np.zeros((4, 64, 64), np.float32), "2-D"),
     (np.zeros((5, 5), np.float32), "too small"),
 ])

@@ -3,6 +3,9 @@
 Each image is scaled by its own percentiles (robust to 8/16-bit, float, offsets and a few
 saturated pixels), then mapped to [-1, 1]. The recipe is stored in every checkpoint, so a
 model sees its input exactly as it saw its training data.
+
+Colour models (trained on RGB micrographs) take (H, W, 3) images: one pair of percentiles
+over all three channels keeps the hues, and the network gets them channel-first.
 """
 
 from __future__ import annotations
@@ -12,16 +15,22 @@ import numpy as np
 DEFAULT = {"method": "percentile", "low": 0.5, "high": 99.5}
 
 
-def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """A 2-D, finite, numeric image, or ValueError saying what is wrong."""
+def check_image(image: np.ndarray, name: str = "image", colour: bool = False) -> np.ndarray:
+    """A 2-D (or, with ``colour``, also an (H, W, 3) RGB), finite, numeric image, or
+    ValueError saying what is wrong."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        raise ValueError(f"{name} is RGB; convert it to grey first (read_image does)")
-    if image.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D grey image, not shape {image.shape}")
+        if not colour:
+            raise ValueError(f"{name} is RGB; convert it to grey first (read_image does)")
+        if image.shape[-1] == 4:
+            raise ValueError(f"{name} is RGBA; drop the alpha channel first (read_image "
+                             "does)")
+    elif image.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D {'grey or RGB ' if colour else 'grey '}"
+                         f"image, not shape {image.shape}")
     if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
         raise ValueError(f"{name} has unsupported pixel type {image.dtype}")
-    if min(image.shape) < 8:
+    if min(image.shape[:2]) < 8:
         raise ValueError(f"{name} of {image.shape[0]}x{image.shape[1]} px is too small "
                          "(at least 8x8)")
     if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
@@ -75,10 +84,27 @@ def check_recipe(recipe) -> dict:
     return recipe
 
 
+def is_colour(image: np.ndarray) -> bool:
+    """An (H, W, 3) RGB image (not a grey one, not a stack)."""
+    return np.ndim(image) == 3 and np.shape(image)[-1] == 3
+
+
+def as_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """A grey (H, W) or RGB (H, W, 3) image as a model with ``channels`` inputs wants it:
+    grey for a grey model (colour along its strongest contrast), RGB for a colour model
+    (grey repeated in all three channels)."""
+    if channels == 1:
+        return colour_to_grey(image) if is_colour(image) else image
+    if channels == 3:
+        return image if is_colour(image) else np.repeat(np.asarray(image)[..., None], 3, -1)
+    raise ValueError(f"a model takes 1 (grey) or 3 (RGB) channels, not {channels}")
+
+
 def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
-    """Image -> float32 in [0, 1] by the recipe's percentiles (clipped)."""
+    """Image -> float32 in [0, 1] by the recipe's percentiles (clipped); an RGB image keeps
+    its shape and hues (one pair of percentiles for all channels)."""
     recipe = check_recipe(recipe or DEFAULT)
-    image = check_image(image).astype(np.float32, copy=False)
+    image = check_image(image, colour=True).astype(np.float32, copy=False)
     sample = image if image.size <= 4_000_000 else image[:: 4, :: 4]  # percentiles of 16 Mpx+
     low, high = np.percentile(sample, [recipe["low"], recipe["high"]])
     if high <= low:
@@ -87,8 +113,9 @@ def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
 
 
 def to_network(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
-    """Image -> float32 in [-1, 1]."""
-    return to_unit(image, recipe) * 2 - 1
+    """Image -> float32 in [-1, 1]: (H, W) stays (H, W), RGB (H, W, 3) becomes (3, H, W)."""
+    x = to_unit(image, recipe) * 2 - 1
+    return np.ascontiguousarray(np.moveaxis(x, -1, 0)) if x.ndim == 3 else x
 
 
 def from_network(x: np.ndarray) -> np.ndarray:

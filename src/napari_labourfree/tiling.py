@@ -44,7 +44,8 @@ def tiled_apply(
     device: torch.device | str = "cpu",
     message: str = "tiles",
 ) -> Job[np.ndarray]:
-    """Run ``fn`` ((B, 1, t, t) -> (B, C, t, t) on ``device``) over a 2-D float32 image.
+    """Run ``fn`` ((B, C_in, t, t) -> (B, C, t, t) on ``device``) over a float32 image:
+    (H, W), or channel-first (C_in, H, W) for a colour network.
 
     Yields progress per batch of tiles; returns the blended float32 output: (H, W) when
     ``fn`` gives one channel, else (C, H, W).
@@ -54,15 +55,17 @@ def tiled_apply(
         raise ValueError(f"tile {tile} must be a multiple of {multiple} and > 2 x overlap, "
                          f"and overlap ({overlap}) must not be negative")
     image = np.asarray(image, np.float32)
-    if image.ndim != 2:
-        raise ValueError(f"image must be 2-D (one grey image), not shape {image.shape}")
-    h, w = image.shape
+    if image.ndim not in (2, 3):
+        raise ValueError(f"image must be (H, W) or channel-first (C, H, W), not shape "
+                         f"{image.shape}")
+    image = image[None] if image.ndim == 2 else image
+    h, w = image.shape[-2:]
     # Small or odd-sized images: pad (reflect) up to a size the network accepts.
     ph = max(tile, h) if h >= tile else _round_up(h, multiple)
     pw = max(tile, w) if w >= tile else _round_up(w, multiple)
     if (ph, pw) != (h, w):
         mode = "reflect" if min(h, w) > 1 else "edge"
-        padded = np.pad(image, ((0, ph - h), (0, pw - w)), mode=mode)
+        padded = np.pad(image, ((0, 0), (0, ph - h), (0, pw - w)), mode=mode)
     else:
         padded = image
     th, tw = min(tile, ph), min(tile, pw)
@@ -75,7 +78,7 @@ def tiled_apply(
     device = torch.device(device)
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start:start + batch_size]
-        batch = np.stack([padded[y:y + th, x:x + tw] for y, x in chunk])[:, None]
+        batch = np.stack([padded[:, y:y + th, x:x + tw] for y, x in chunk])
         with torch.inference_mode():
             result = fn(torch.from_numpy(batch).to(device)).float().cpu().numpy()
         if out is None:

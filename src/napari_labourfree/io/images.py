@@ -35,12 +35,15 @@ class LoadedImage:
         return self.path.stem
 
 
-def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False) -> LoadedImage:
+def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False,
+               colour: bool = False) -> LoadedImage:
     """Read a 2-D image (or, with ``allow_stack``, a (frames, y, x) stack).
 
     ``grey``: RGB(A) becomes grey (float in [0, 1], along the strongest colour contrast:
     :func:`~napari_labourfree.normalise.colour_to_grey`) with a note saying so; without it,
     RGB is refused unless its three channels are equal (a mask saved as RGB).
+    ``colour``: RGB stays (H, W, 3) (alpha dropped), for colour models; an RGB file whose
+    channels are all equal is still read as grey.
     Raises FileNotFoundError or ValueError with a message naming the file and the problem.
     """
     path = Path(path)
@@ -61,11 +64,16 @@ def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False
         raise ValueError(f"{path.name}: cannot read this image ({err})") from err
 
     notes = []
+    kept_colour = False
     if rgb:
         if data.shape[-1] == 4:
             data = data[..., :3]
         if np.ptp(data.astype(np.float32), axis=-1).max() == 0:
             data = data[..., 0]
+        elif colour:
+            if data.ndim != 3:
+                raise ValueError(f"{path.name}: a stack of RGB images; give one per file")
+            kept_colour = True
         elif grey:
             from ..normalise import colour_to_grey
 
@@ -73,10 +81,10 @@ def read_image(path: Path | str, *, grey: bool = True, allow_stack: bool = False
             notes.append("RGB converted to grey along its strongest colour contrast")
         else:
             raise ValueError(f"{path.name}: expected a single-channel image, got RGB")
-    if data.ndim == 3 and not allow_stack:
+    if data.ndim == 3 and not allow_stack and not kept_colour:
         raise ValueError(f"{path.name}: a stack of {data.shape[0]} frames; "
                          "give one 2-D image per file")
-    if data.ndim not in (2, 3) or min(data.shape[-2:]) < 2:
+    if data.ndim not in (2, 3) or min(data.shape[:2] if kept_colour else data.shape[-2:]) < 2:
         raise ValueError(f"{path.name}: expected a 2-D image, got shape {data.shape}")
     if data.dtype == bool:
         data = data.astype(np.uint8)

@@ -12,7 +12,7 @@ import torch
 from .. import checkpoints
 from ..devices import autocast
 from ..jobs import Job, Progress, relay
-from ..normalise import check_image, to_network
+from ..normalise import as_channels, check_image, to_network
 from ..tiling import tiled_apply
 from .options import SegmentOptions
 from .quality import assess
@@ -75,6 +75,15 @@ class Segmenter:
         return self.header["config"]["normalisation"]
 
     @property
+    def channels(self) -> int:
+        """1 for a grey model, 3 for a colour (RGB) one."""
+        return getattr(self.net, "channels", 1)
+
+    def network_input(self, image: np.ndarray) -> np.ndarray:
+        """A grey or RGB image, checked, as this model takes it (see ``as_channels``)."""
+        return as_channels(check_image(image, colour=True), self.channels)
+
+    @property
     def threshold(self) -> float:
         return float(self.header["config"].get("threshold", 0.5))
 
@@ -101,8 +110,8 @@ class Segmenter:
         """
         if batch_size is None:
             batch_size = 1 if self.device.type == "cpu" else 4
-        x = np.asarray(image, np.float32) if normalised else to_network(check_image(image),
-                                                                        self.normalisation)
+        x = np.asarray(image, np.float32) if normalised else to_network(
+            self.network_input(image), self.normalisation)
         net, device = self.net, self.device
 
         channels_last = next(net.parameters()).is_contiguous(memory_format=torch.channels_last)
@@ -152,11 +161,12 @@ class Segmenter:
         options = options.with_(threshold=options.threshold or self.threshold)
         if options.min_evidence is None:
             options = options.with_(min_evidence=options.threshold / 2)
-        image = check_image(image)
-        x = to_network(image, self.normalisation)
+        x = to_network(self.network_input(image), self.normalisation)
         run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
         choice, found, full_scale = yield from self._choose_scale(x, options, run)
-        choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS / x.size)))
+        shape = x.shape[-2:]
+        choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
+                                                            (shape[0] * shape[1]))))
         if choice.scale in found:
             maps = found[choice.scale]
         else:
@@ -171,9 +181,9 @@ class Segmenter:
             fine = found.get(1.0)
             if fine is None or options.tta:
                 fine = yield from self.maps(x, tta=options.tta, **run)
-            maps = np.stack([fine[0], resize(maps[1], x.shape)])
-        if maps.shape[-2:] != x.shape:
-            maps = np.clip(resize(maps, x.shape), 0, 1)
+            maps = np.stack([fine[0], resize(maps[1], shape)])
+        if maps.shape[-2:] != shape:
+            maps = np.clip(resize(maps, shape), 0, 1)
         if choice.scale == 1 and full_scale is not None and not options.tta:
             labels, boundaries, method = full_scale  # found while estimating the size
         else:
@@ -188,7 +198,7 @@ class Segmenter:
     def _rescaled(self, x: np.ndarray, scale: float) -> np.ndarray:
         if scale == 1:
             return x
-        shape = tuple(max(16, round(n * scale)) for n in x.shape)
+        shape = tuple(max(16, round(n * scale)) for n in x.shape[-2:])
         return resize(x, shape)
 
     def _choose_scale(self, x: np.ndarray, options: SegmentOptions, run: dict):
@@ -217,13 +227,14 @@ class Segmenter:
             estimates[s] = None if diameter is None else diameter / s
             found[s] = maps
 
-        scales = candidate_scales(x.shape)
+        scales = candidate_scales(x.shape[-2:])
         for k, s in enumerate(scales):
             yield from look(s, f"{k + 1}/{len(scales)}")
         choice, s = pick_scale(estimates, grain_range), 1.0
         # Grains too small to resolve at full scale: the network then draws its own size
         # there, and the views disagree (or find nothing). Look at enlarged views too.
-        while _unsure(choice, grain_range) and s < 4 and x.size * (2 * s) ** 2 <= \
+        pixels = x.shape[-2] * x.shape[-1]
+        while _unsure(choice, grain_range) and s < 4 and pixels * (2 * s) ** 2 <= \
                 MAX_SEARCH_PIXELS:
             s *= 2
             yield from look(s, f"enlarged {s:g}x")

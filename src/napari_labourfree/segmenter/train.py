@@ -26,8 +26,8 @@ from ..settings import (
     require,
 )
 from ..training_data import CropSampler, load_for_network, simulation_files
-from .augment import resize_pair, vary_appearance
-from .unet import build_unet
+from .augment import resize_pair, vary_appearance, vary_colour
+from .unet import build_unet, grey_to_colour
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class SegmenterConfig:
     augment: float = 1.0  # strength of the appearance augmentation (0 = off)
     zoom: tuple[float, float] = (0.75, 1.33)
     outputs: int = 2  # 1: boundary only; 2: boundary + distance map (seeded watershed)
+    channels: int = 1  # 1: grey images; 3: RGB (colour micrographs, e.g. tint-etched)
     distance_weight: float = 1.0
     seed: int = 0
 
@@ -62,12 +63,14 @@ class SegmenterConfig:
         require(0 <= self.val_fraction < 1, "val_fraction must lie in [0, 1)")
         require(0 < self.zoom[0] <= self.zoom[1], "zoom must be (low, high) with 0 < low <= high")
         require(self.outputs in (1, 2), f"outputs must be 1 or 2 (got {self.outputs})")
+        require(self.channels in (1, 3),
+                f"channels must be 1 (grey) or 3 (RGB), not {self.channels}")
         require(self.distance_weight >= 0, "distance_weight must not be negative")
         return self
 
     def architecture(self) -> dict:
-        return {"name": "unet", "depth": self.depth, "base": self.base, "channels": 1,
-                "outputs": self.outputs}
+        return {"name": "unet", "depth": self.depth, "base": self.base,
+                "channels": self.channels, "outputs": self.outputs}
 
 
 PRESETS = {
@@ -93,7 +96,8 @@ def train_segmenter(data, out: Path | str, config: SegmenterConfig | None = None
     ``data``: a `synthesize` or `simulate` folder with images/ and masks/, or a list of
     them (crops are drawn in proportion to each image's area). ``init``: a weights file
     to start from instead of random weights (fine-tuning, e.g. the built-in default); its
-    architecture must be the config's. Inputs are checked now.
+    architecture must be the config's, except that a grey model may start a colour one
+    (:func:`~.unet.grey_to_colour`). Inputs are checked now.
     """
     config = (config or segmenter_config()).validate()
     out = check_weights_output(out, resume, overwrite)
@@ -118,9 +122,12 @@ def train_segmenter(data, out: Path | str, config: SegmenterConfig | None = None
     if init is not None and not resume:
         initial = (*checkpoints.load(init, checkpoints.SEGMENTER), Path(init).name)
         found = {"outputs": 1, **initial[0]["config"]["architecture"]}
+        if found["channels"] == 1 and config.channels == 3:
+            found["channels"] = 3
+            initial = (initial[0], grey_to_colour(initial[1]), initial[2])
         if found != config.architecture():
             raise ValueError(f"{Path(init).name} has the architecture {found}; fine-tune it "
-                             f"with the same depth, base and outputs, not "
+                             f"with the same depth, base, outputs and channels, not "
                              f"{config.architecture()}")
     return _train_job(images, masks, folders, out, config, torch.device(device), header,
                       initial)
@@ -143,11 +150,12 @@ def _train_job(images, masks, folders, out, config: SegmenterConfig, device, hea
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    xs = load_for_network(images, recipe)
+    xs = load_for_network(images, recipe, channels=config.channels)
     ys = [(read_image(m, grey=False).data > 0).astype(np.float32) for m in masks]
     for x, y, m in zip(xs, ys, masks):
-        if x.shape != y.shape:
-            raise ValueError(f"{m.name}: mask {y.shape} and image {x.shape} differ in size")
+        if x.shape[-2:] != y.shape:
+            raise ValueError(f"{m.name}: mask {y.shape} and image {x.shape[-2:]} differ in "
+                             "size")
     train_idx, val_idx = split_validation(len(xs), config.val_fraction, rng)
     targets = [[ys[i] for i in train_idx]]
     if config.outputs == 2:
@@ -199,6 +207,8 @@ def _train_job(images, masks, folders, out, config: SegmenterConfig, device, hea
             x, y = resize_pair(x, y, config.crop_size)
             if config.augment > 0:
                 x = vary_appearance(x, gen, config.augment)
+                if config.channels == 3:
+                    x = vary_colour(x, gen, config.augment)
             with autocast(device):
                 logits = net(x)
             loss = _loss(logits.float(), y, config.dice, config.distance_weight)

@@ -27,7 +27,7 @@ class UNet(nn.Module):
         super().__init__()
         if depth < 1 or base < 1 or outputs < 1:
             raise ValueError("U-Net depth, base width and outputs must be at least 1")
-        self.depth = depth
+        self.depth, self.channels = depth, channels
         widths = [base * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([_double_conv(channels, widths[0])] + [
             _double_conv(widths[i], widths[i + 1]) for i in range(depth)])
@@ -57,7 +57,25 @@ def build_unet(arch: dict) -> UNet:
     """The U-Net a weights file's architecture record describes."""
     if arch.get("name") != "unet":
         raise CheckpointError(f"unknown segmenter architecture {arch.get('name')!r}")
+    if arch.get("channels") not in (1, 3):
+        raise CheckpointError(f"a segmenter takes 1 (grey) or 3 (RGB) channels, not "
+                              f"{arch.get('channels')!r}")
     if arch.get("outputs", 1) not in (1, 2):
         raise CheckpointError(f"a segmenter has 1 or 2 outputs, not "
                                           f"{arch.get('outputs')!r}")
     return UNet(arch["depth"], arch["base"], arch["channels"], arch.get("outputs", 1))
+
+
+FIRST_CONV = "down.0.0.weight"
+
+
+def grey_to_colour(tensors: dict[str, torch.Tensor], prefix: str = "unet.") -> dict:
+    """A grey U-Net's tensors made to take RGB: the first convolution's weights are split
+    equally over the three channels, so an RGB image whose channels are equal gives exactly
+    the grey model's output. Fine-tuning a grey model on colour data starts from there."""
+    key = prefix + FIRST_CONV
+    weight = tensors[key]
+    if weight.shape[1] != 1:
+        raise CheckpointError(f"expected a grey (1-channel) first convolution, not "
+                              f"{weight.shape[1]} channels")
+    return {**tensors, key: weight.repeat(1, 3, 1, 1) / 3}

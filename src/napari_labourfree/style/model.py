@@ -14,7 +14,7 @@ from ..devices import autocast
 from ..io.atomic import all_or_none, atomic_write, write_text
 from ..io.tiff import write_tiff
 from ..jobs import Job, Progress, relay
-from ..normalise import from_network, to_network
+from ..normalise import as_channels, check_image, from_network, to_network
 from ..provenance import versions
 from ..tiling import tiled_apply
 from ..training_data import simulation_files
@@ -48,8 +48,14 @@ class StyleModel:
     def normalisation(self) -> dict:
         return self.header["config"]["normalisation"]
 
+    @property
+    def channels(self) -> int:
+        """1 when the real images were grey, 3 when they were colour (RGB)."""
+        return self.header["config"]["architecture"].get("channels", 1)
+
     def _apply(self, net, image, tile, overlap, message) -> Job[np.ndarray]:
-        x = to_network(image, self.normalisation)
+        x = to_network(as_channels(check_image(image, colour=True), self.channels),
+                       self.normalisation)
 
         def run(batch):
             with autocast(self.device):
@@ -58,11 +64,12 @@ class StyleModel:
         y = yield from tiled_apply(run, x, tile=tile, overlap=overlap,
                                    multiple=ResnetGenerator.multiple, batch_size=1,
                                    device=self.device, message=message)
-        return from_network(y)
+        return from_network(y if y.ndim == 2 else np.moveaxis(y, 0, -1))
 
     def to_real(self, image: np.ndarray, tile: int = 1024, overlap: int = 128
                 ) -> Job[np.ndarray]:
-        """Job: a simulation (phi or any grey image) in the real images' style, [0, 1]."""
+        """Job: a simulation (phi or any grey image) in the real images' style, [0, 1]:
+        (H, W), or (H, W, 3) when the real images were colour."""
         return self._apply(self.F, image, tile, overlap, "stylising")
 
     def to_simulation(self, image: np.ndarray, tile: int = 1024, overlap: int = 128
@@ -71,7 +78,13 @@ class StyleModel:
         if self.G is None:
             raise ValueError("this style model (CUT) translates simulations to the real look "
                              "only; train a CycleGAN to translate real images back")
-        return self._apply(self.G, image, tile, overlap, "translating")
+        return _grey(self._apply(self.G, image, tile, overlap, "translating"))
+
+
+def _grey(job: Job[np.ndarray]) -> Job[np.ndarray]:
+    """The job's image, its channels averaged when it has three (simulations are grey)."""
+    out = yield from job
+    return out if out.ndim == 2 else out.mean(axis=-1)
 
 
 def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
@@ -118,7 +131,8 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
-            write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8))
+            write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8),
+                       photometric="rgb" if styled.ndim == 3 else "minisblack")
             for sub in ("masks", "labels"):
                 source = sim / sub / path.name
                 if source.is_file():

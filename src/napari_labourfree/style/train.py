@@ -47,6 +47,7 @@ class StyleConfig:
     ndf: int = 32
     n_blocks: int = 4
     upsample: str = "resize"  # or "transpose", the reference's (checkerboard artefacts)
+    channels: int = 1  # 3: the real images are colour (RGB); simulations are repeated to RGB
     crop_size: int = 128
     batch_size: int = 1
     iterations: int = 2000
@@ -69,6 +70,8 @@ class StyleConfig:
                 f"style model must be one of {', '.join(MODELS)} (got {self.model!r})")
         require(self.upsample in UPSAMPLING,
                 f"upsample must be one of {', '.join(UPSAMPLING)} (got {self.upsample!r})")
+        require(self.channels in (1, 3),
+                f"channels must be 1 (grey) or 3 (RGB), not {self.channels}")
         require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
         require(self.lr > 0, "the learning rate must be positive")
         require(0 <= self.beta1 < 1, f"beta1 must lie in [0, 1) (got {self.beta1})")
@@ -82,7 +85,8 @@ class StyleConfig:
 
     def architecture(self) -> dict:
         arch = {"name": "cyclegan-resnet", "ngf": self.ngf, "ndf": self.ndf,
-                "n_blocks": self.n_blocks, "channels": 1, "upsample": self.upsample}
+                "n_blocks": self.n_blocks, "channels": self.channels,
+                "upsample": self.upsample}
         if self.model != "cyclegan":
             arch.update(name="cut-resnet", variant=self.model)
         return arch
@@ -163,7 +167,7 @@ def _items(items, what: str) -> list:
     items = list(items)
     arrays = [i for i in items if isinstance(i, np.ndarray)]
     for array in arrays:
-        check_image(array, f"a {what} image")
+        check_image(array, f"a {what} image", colour=True)
     found = []
     for item in items:
         if isinstance(item, np.ndarray):
@@ -181,8 +185,8 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     recipe = dict(DEFAULT_NORMALISATION)
     yield Progress(0, config.iterations, "loading images")
     notes: list[str] = []
-    sims = load_for_network(sim_files, recipe)
-    reals = load_for_network(real_files, recipe, notes)
+    sims = load_for_network(sim_files, recipe, channels=config.channels)
+    reals = load_for_network(real_files, recipe, notes, channels=config.channels)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     sample_y = CropSampler(sims, config.crop_size, rng, rotate=True)
@@ -202,7 +206,9 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     else:
         init_weights(model)
     pool_x, pool_y = ImagePool(config.pool_size), ImagePool(config.pool_size)
-    preview_source = torch.from_numpy(_centre_crop(sims[0], 256)[None, None]).to(device)
+    crop = _centre_crop(sims[0], 256)
+    preview_source = torch.from_numpy(crop[None] if crop.ndim == 3 else crop[None, None]
+                                      ).to(device)
 
     def schedule(it: int) -> float:
         decay_start = config.decay_from * config.iterations
@@ -296,11 +302,16 @@ def _lsgan(prediction: torch.Tensor, real: bool) -> torch.Tensor:
 def _preview(model: CycleGAN, source: torch.Tensor, device) -> np.ndarray:
     with autocast(device):
         out = model.F(source)
-    return from_network(out.float().cpu().numpy()[0, 0])
+    return from_network(image_from_channels(out.float().cpu().numpy()[0]))
+
+
+def image_from_channels(x: np.ndarray) -> np.ndarray:
+    """A network's (C, H, W) output as an image: (H, W) grey, or (H, W, 3) RGB."""
+    return x[0] if len(x) == 1 else np.moveaxis(x, 0, -1)
 
 
 def _centre_crop(image: np.ndarray, size: int) -> np.ndarray:
-    h, w = image.shape
+    h, w = image.shape[-2:]
     s = min(size, h, w) // 4 * 4
     y, x = (h - s) // 2, (w - s) // 2
-    return image[y:y + s, x:x + s]
+    return image[..., y:y + s, x:x + s]
