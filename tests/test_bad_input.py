@@ -332,8 +332,36 @@ def _simulate_unknown(tmp_path):
     return lf.simulate(grain=3)
 
 
+def _colour_cmyk(tmp_path):
+    from napari_labourfree.training_data import channels_for
+
+    return channels_for([np.zeros((8, 8))], "cmyk")
+
+
+def _segmenter_two_channels(tmp_path):
+    from napari_labourfree.segmenter.train import segmenter_config
+
+    return segmenter_config(channels=2)
+
+
+def _rgba_array_to_colour_model(tmp_path):
+    from napari_labourfree.normalise import check_image
+
+    return check_image(np.zeros((16, 16, 4), np.uint8), "layer 'tint'", colour=True)
+
+
+def _foreign_colour_weights(tmp_path):
+    from napari_labourfree.segmenter.unet import build_unet
+
+    return build_unet({"name": "unet", "depth": 2, "base": 4, "channels": 4})
+
+
 LIBRARY = [
     (_read_empty_csv, ValueError, "is empty"),
+    (_colour_cmyk, ValueError, "colour must be one of auto, rgb, grey, not 'cmyk'"),
+    (_segmenter_two_channels, ValueError, "channels must be 1 .grey. or 3 .RGB., not 2"),
+    (_rgba_array_to_colour_model, ValueError, "layer 'tint' is RGBA; drop the alpha"),
+    (_foreign_colour_weights, Exception, "takes 1 .grey. or 3 .RGB. channels, not 4"),
     (_tiled_4d, ValueError, "must be .H, W. or channel-first"),
     (_grain_table_0x0, ValueError, "must not be empty"),
     (_to_unit_missing_key, ValueError, "'high' must be a number"),

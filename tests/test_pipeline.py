@@ -69,6 +69,37 @@ def test_pipeline_fine_tunes_the_default_beside_engine_images(tiny_real, tmp_pat
                                   overrides={"depth": 2}), "cpu")
 
 
+def test_colour_images_stay_colour_through_the_pipeline(tiny_colour, tmp_path):
+    from napari_labourfree import checkpoints
+
+    tiny = {k: v for k, v in TINY.items() if k not in ("depth", "base")}
+    real = sorted((tiny_colour / "images").glob("*.tif"))[:2]
+    plan = PipelinePlan(real=real, out=tmp_path / "run", count=2, iterations=2, epochs=1,
+                        grain_size="preset", overrides=tiny)  # colour="auto"
+    report = run_job(run_pipeline(plan, "cpu")).read_text()
+    run = tmp_path / "run"
+    assert json.loads((run / "real-images.json").read_text())["colour"] == "rgb"
+    assert checkpoints.read_header(run / "style.safetensors")["config"]["architecture"][
+        "channels"] == 3
+    synthetic = tifffile.imread(next((run / "synthetic" / "images").glob("*.tif")))
+    assert synthetic.shape[-1] == 3 and synthetic.dtype == np.uint8
+    assert checkpoints.read_header(run / "segmenter.safetensors")["config"]["architecture"][
+        "channels"] == 3
+    assert "Your images are in colour" in report
+    assert (run / "segmented" / f"{real[0].stem}_grains.csv").is_file()
+    # the report shows the real image in colour, not reduced to grey
+    import imageio.v3 as iio
+
+    shown = iio.imread(run / "report" / "real.png")
+    assert shown.ndim == 3 and np.ptp(shown.astype(int), axis=-1).max() > 20
+    # --colour grey keeps the old behaviour
+    plan = PipelinePlan(real=real, out=tmp_path / "grey", count=2, iterations=2, epochs=1,
+                        grain_size="preset", overrides=tiny, colour="grey")
+    run_job(run_pipeline(plan, "cpu"))
+    assert checkpoints.read_header(tmp_path / "grey" / "segmenter.safetensors")["config"][
+        "architecture"]["channels"] == 1
+
+
 def test_pipeline_refuses_missing_inputs(tmp_path, capsys):
     assert main(["pipeline", "--real", str(tmp_path / "none"), "--out", str(tmp_path / "o")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
@@ -82,6 +113,7 @@ def test_pipeline_refuses_unknown_overrides_before_doing_anything(tiny_real, tmp
     assert not (tmp_path / "run").exists()
     for bad, words in ((dict(style_model="unit"), "style model must be one of"),
                        (dict(seed=-1), "seed must be a whole number"),
+                       (dict(colour="cmyk"), "colour must be one of auto, rgb, grey"),
                        (dict(grain_size="huge"), "grain size must be"),
                        (dict(particles=0.9), "particles must be an area fraction")):
         with pytest.raises(ValueError, match=words):

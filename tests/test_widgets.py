@@ -269,6 +269,52 @@ def test_style_train_cancel_synthesize_stylize(make_napari_viewer, qtbot, tiny_s
     assert not errors
 
 
+def test_colour_in_the_gui(make_napari_viewer, qtbot, tiny_sims, tiny_colour, tmp_path,
+                           errors):
+    """A colour real layer trains an RGB style (colour 'auto'), whose synthetic folder
+    trains an RGB U-Net, which segments the RGB layer as RGB."""
+    from napari_labourfree import checkpoints
+    from napari_labourfree.segmenter.model import Segmenter
+
+    viewer = make_napari_viewer()
+    rgb = tifffile.imread(sorted((tiny_colour / "images").glob("*.tif"))[0])
+    viewer.add_image(rgb, name="tint", rgb=True)
+    style = StyleWidget(viewer)
+    style.sim.value, style.device.value = tiny_sims, "cpu"
+    style.weights.value = tmp_path / "s.safetensors"
+    style.real_layers.value = [viewer.layers["tint"]]
+    style.iterations.value, style.crop.value = 3, 32
+    style.train.clicked.emit()
+    wait(qtbot, style)
+    assert checkpoints.read_header(tmp_path / "s.safetensors")["config"]["architecture"][
+        "channels"] == 3
+    style.out.value = tmp_path / "syn"
+    style.synthesize.clicked.emit()
+    wait(qtbot, style)
+    style.layer.value = viewer.layers["tint"]  # stylizing makes a colour layer
+    style.stylize.clicked.emit()
+    wait(qtbot, style)
+    assert viewer.layers["synthetic [tint]"].rgb
+
+    train = SegmenterTrainingWidget(viewer)
+    train.data.value, train.weights.value = tmp_path / "syn", tmp_path / "u.safetensors"
+    train.device.value, train.epochs.value, train.steps.value, train.crop.value = "cpu", 1, 3, 32
+    train.train.clicked.emit()
+    wait(qtbot, train)
+    model = Segmenter.load(tmp_path / "u.safetensors")
+    assert model.channels == 3
+    segment = SegmentWidget(viewer)
+    segment.device.value, segment.grain_size.value = "cpu", "off"
+    segment.image.value = viewer.layers["tint"]
+    segment.run.clicked.emit()
+    wait(qtbot, segment)
+    shown = viewer.layers["boundary probability [tint]"].data
+    assert np.allclose(shown, run_job(model.probability(rgb)), atol=1e-5)
+    assert not np.allclose(shown, run_job(model.probability(rgb[..., ::-1].copy())),
+                           atol=1e-3)  # it saw the colours, not a grey version
+    assert not errors
+
+
 def test_segmenter_trains_and_hands_its_weights_to_segment(make_napari_viewer, qtbot,
                                                            tiny_sims, tmp_path, errors):
     viewer = make_napari_viewer()

@@ -54,8 +54,10 @@ def segment(image: np.ndarray, model="default", options: SegmentOptions | None =
     Parameters
     ----------
     image : ndarray
-        A 2-D grey image of any numeric dtype (convert colour with
-        :func:`napari_labourfree.normalise.colour_to_grey`).
+        A 2-D grey image of any numeric dtype, or an (H, W, 3) RGB one: a colour model
+        (trained on colour micrographs, ``model.channels == 3``) reads its colours; a grey
+        model reads it along its strongest colour contrast
+        (:func:`napari_labourfree.normalise.colour_to_grey`).
     model : str, Path or Segmenter
         ``"default"``, a weights file, or a model from :func:`load_segmenter` (load it once
         when segmenting many images).

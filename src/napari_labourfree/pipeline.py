@@ -48,6 +48,9 @@ class PipelinePlan:
     particles: str | float = "auto"
     seed: int = 0  # simulations, particles, engine images and both trainings
     style_model: str = "cyclegan"  # or "cut" / "fastcut" (style/cut.py)
+    # 'rgb': colour micrographs stay colour through the style, the synthetic images and
+    # the segmenter; 'grey': colour is reduced to grey; 'auto': rgb when any image is colour
+    colour: str = "auto"
 
     @property
     def found_file(self) -> Path:
@@ -110,6 +113,11 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     if plan.style_model not in MODELS:
         raise ValueError(f"style model must be one of {', '.join(MODELS)}, not "
                          f"{plan.style_model!r}")
+    from .training_data import COLOUR_CHOICES
+
+    if plan.colour not in COLOUR_CHOICES:
+        raise ValueError(f"colour must be one of {', '.join(COLOUR_CHOICES)}, not "
+                         f"{plan.colour!r}")
     if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or plan.seed < 0:
         raise ValueError(f"seed must be a whole number of at least 0, not {plan.seed!r}")
     for name in ("count", "iterations", "epochs"):
@@ -156,6 +164,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     from .segmenter.train import segmenter_config, train_segmenter
     from .style.model import synthesize
     from .style.train import style_config, train_style
+    from .training_data import channels_for
 
     extra = dict(plan.overrides or {})
     preset = {**PRESETS[plan.preset], **{k: extra.pop(k) for k in list(extra)
@@ -180,6 +189,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     grain_size = _grain_size(plan, baseline, set(plan.overrides or {}))
     size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
     images = [p.name for p in plan.real]
+    channels = channels_for(plan.real, plan.colour)
     found = _read_json(plan.found_file)
     if plan.particles != "auto":
         particles = replace(NONE, fraction=plan.particles, radius=4.0, on_boundaries=1.0,
@@ -190,8 +200,8 @@ def _pipeline_job(plan: PipelinePlan, device):
         particles = yield from relay(find_in_files(
             plan.real, grain_size.diameter, plan.baseline), tag(0))
     write_text(plan.found_file, json.dumps(
-        {"images": images, "grain_size": grain_size.to_dict(),
-         "particles": particles.to_dict(),
+        {"images": images, "colour": "rgb" if channels == 3 else "grey",
+         "grain_size": grain_size.to_dict(), "particles": particles.to_dict(),
          "simulations": {"size": size, "grains": grains, "count": count,
                          "regularity": regularity, "spread": round(spread, 3)}}, indent=2))
     # 2. simulate
@@ -219,7 +229,7 @@ def _pipeline_job(plan: PipelinePlan, device):
                              tag(1))
     # 3. style
     config = style_config(plan.preset, iterations=plan.iterations, seed=plan.seed,
-                          model=plan.style_model, **style_extra)
+                          model=plan.style_model, channels=channels, **style_extra)
     if _iteration(plan.style, "iteration") < config.iterations:
         start = time.perf_counter()
         yield from relay(train_style(content, plan.real, plan.style, config, device=device,
@@ -238,7 +248,7 @@ def _pipeline_job(plan: PipelinePlan, device):
         seg_extra.update(depth=arch["depth"], base=arch["base"],
                          outputs=arch.get("outputs", 1))
     seg_config = segmenter_config(plan.preset, epochs=plan.epochs, seed=plan.seed,
-                                  **seg_extra)
+                                  channels=channels, **seg_extra)
     total = seg_config.epochs * seg_config.steps_per_epoch
     if _iteration(plan.segmenter, "step") < total:
         start = time.perf_counter()

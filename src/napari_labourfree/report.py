@@ -125,6 +125,10 @@ def _grain_size_section(plan) -> list[str]:
     else:
         lines.append(("No second-phase particles were found in your images" if auto
                       else "Particles were switched off") + "; the simulations carry none.")
+    if found.get("colour") == "rgb":
+        lines += ["", "Your images are in colour: the style model learned them in RGB, the "
+                  "synthetic images are RGB, and the segmenter (the built-in grey model, its "
+                  "first layer split over the three channels) was fine-tuned on RGB."]
     return lines
 
 
@@ -139,16 +143,16 @@ def _realism_section(plan, pictures: Path) -> list[str]:
     from .io.images import read_image
     from .io.pictures import to_uint8, write_png
 
-    groups = {"real": [read_image(p, grey=True).data for p in plan.real[:PICTURES]],
-              "synthetic": [read_image(p).data for p in
-                            sorted((plan.synthetic / "images").glob("*.tif"))[:PICTURES]],
-              "simulation": [read_image(p).data for p in
-                             sorted((plan.sims / "images").glob("*.tif"))[:PICTURES]]}
-    groups = {k: v for k, v in groups.items() if v}
-    if len(groups) < 2:
+    files = {"real": plan.real[:PICTURES],
+             "synthetic": sorted((plan.synthetic / "images").glob("*.tif"))[:PICTURES],
+             "simulation": sorted((plan.sims / "images").glob("*.tif"))[:PICTURES]}
+    files = {k: v for k, v in files.items() if v}
+    if len(files) < 2:
         return []
-    for name, images in groups.items():
-        write_png(pictures / f"{name}.png", to_uint8(images[0]))
+    # compared in grey (colour along its strongest contrast); shown as they are
+    groups = {k: [read_image(p).data for p in v] for k, v in files.items()}
+    for name, paths in files.items():
+        write_png(pictures / f"{name}.png", to_uint8(read_image(paths[0], colour=True).data))
     lines = ["", "## Real, synthetic and simulation", "",
              "| " + " | ".join(f"a {name} image" for name in groups) + " |",
              "|" + "---|" * len(groups),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .io.images import list_images, read_image
-from .normalise import as_channels, to_network
+from .normalise import as_channels, is_colour, to_network
 
 
 def simulation_files(folder: Path | str, sub: str = "images") -> list[Path]:
@@ -91,3 +91,24 @@ def _pad_to(image: np.ndarray, size: int) -> np.ndarray:
         return image
     pad = ((0, max(0, size - h)), (0, max(0, size - w)))
     return np.pad(image, ((0, 0),) * (image.ndim - 2) + pad, mode="reflect")
+
+
+COLOUR_CHOICES = ("auto", "rgb", "grey")
+
+
+def channels_for(items, colour: str = "auto") -> int:
+    """Network input channels for ``colour``: 'grey' 1, 'rgb' 3, 'auto' 3 when any of the
+    images (paths, folders or arrays) is colour, else 1."""
+    if colour not in COLOUR_CHOICES:
+        raise ValueError(f"colour must be one of {', '.join(COLOUR_CHOICES)}, not {colour!r}")
+    if colour != "auto":
+        return 3 if colour == "rgb" else 1
+    for item in items:
+        if isinstance(item, np.ndarray):
+            if is_colour(item):
+                return 3
+            continue
+        paths = simulation_files(item) if Path(item).is_dir() else [Path(item)]
+        if any(is_colour(read_image(p, colour=True).data) for p in paths):
+            return 3
+    return 1

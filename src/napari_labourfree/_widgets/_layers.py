@@ -1,4 +1,4 @@
-"""Reading what users put in napari layers: grey frames and the pixel size."""
+"""Reading what users put in napari layers: image frames and the pixel size."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ import numpy as np
 from ..units import PixelSize, normalise_unit
 
 
-def grey_frames(layer) -> list[np.ndarray]:
-    """The layer's image as a list of 2-D grey frames (a 2-D image is one frame).
+def image_frames(layer, colour: bool = False) -> list[np.ndarray]:
+    """The layer's image as a list of frames (a 2-D image is one frame).
 
-    RGB(A) becomes grey (its strongest colour contrast); a (t, y, x) stack gives one frame
-    per plane. Anything else (multichannel, 4-D) gets a ValueError naming the layer.
+    RGB(A) becomes grey (its strongest colour contrast), or with ``colour`` stays (H, W, 3)
+    RGB (alpha dropped); a (t, y, x) stack gives one frame per plane. Anything else
+    (multichannel, 4-D) gets a ValueError naming the layer.
     """
     data = layer.data
     if getattr(layer, "multiscale", False):
         data = data[0]
     data = np.asarray(data)
     if getattr(layer, "rgb", False):
+        if colour:
+            data = data[..., :3]
+            return [data] if data.ndim == 3 else list(data)
         from ..normalise import colour_to_grey
 
         data = colour_to_grey(data)

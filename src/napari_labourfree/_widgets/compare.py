@@ -9,7 +9,7 @@ from magicgui.widgets import Label, PushButton, Select, SpinBox
 
 from ..jobs import Progress
 from ._base import JobWidget
-from ._layers import grey_frames
+from ._layers import image_frames
 from ._plots import apply_theme, clear, make_canvas
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class CompareWidget(JobWidget):
             for name in ("real", "synthetic", "simulation"):
                 frames = []
                 for layer in getattr(self, name).value:
-                    frames += grey_frames(layer)
+                    frames += image_frames(layer)
                 if frames:
                     groups[name] = frames
                     shapes[name] = [f.shape for f in frames]

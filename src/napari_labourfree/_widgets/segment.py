@@ -24,7 +24,7 @@ from ..units import UNIT_CHOICES
 from ._base import JobWidget, show_layer
 from ._layers import (
     as_features,
-    grey_frames,
+    image_frames,
     layer_pixel_size,
     parse_pixel_size,
     same_place,
@@ -153,10 +153,10 @@ class SegmentWidget(JobWidget):
             self.error("open an image layer first")
             return
         try:
-            frames = grey_frames(layer)
             options = self._options()
             size = layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
             model = self._model()
+            frames = image_frames(layer, colour=model.channels == 3)
         except (ValueError, OSError) as err:
             self.error(err)
             return

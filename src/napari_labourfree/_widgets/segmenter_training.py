@@ -54,6 +54,7 @@ class SegmenterTrainingWidget(JobWidget):
 
     def _start(self) -> None:
         from ..segmenter.train import segmenter_config, train_segmenter
+        from ..training_data import channels_for
 
         try:
             data, weights = _path(self.data), _path(self.weights)
@@ -63,7 +64,9 @@ class SegmenterTrainingWidget(JobWidget):
                 raise ValueError("choose where to save the weights (.safetensors)")
             if weights.suffix != ".safetensors":
                 weights = weights.with_suffix(".safetensors")
-            config = segmenter_config(self.preset.value, epochs=self.epochs.value,
+            # colour training data (synthesized from colour micrographs) trains a colour U-Net
+            config = segmenter_config(self.preset.value, channels=channels_for([data]),
+                                      epochs=self.epochs.value,
                                       steps_per_epoch=self.steps.value,
                                       crop_size=self.crop.value, batch_size=self.batch.value)
             device = pick_device(self.device.value)

@@ -9,8 +9,9 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, PushButton, Select, SpinBox
 
 from ..devices import DEVICE_CHOICES, pick_device
+from ..training_data import COLOUR_CHOICES
 from ._base import JobWidget, show_layer
-from ._layers import grey_frames, same_place
+from ._layers import image_frames, same_place
 from ._shared import shared
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ class StyleWidget(JobWidget):
                                tooltip="unlabeled micrographs open in the viewer")
         w_model = ComboBox(choices=("cyclegan", "cut", "fastcut"), value="cyclegan",
                            label="model")
+        w_colour = ComboBox(choices=COLOUR_CHOICES, value="auto", label="colour",
+                            tooltip="rgb: learn and make colour images; grey: reduce colour "
+                                    "to grey; auto: rgb when a real image is colour")
         w_preset = ComboBox(choices=("fast", "paper"), value="fast", label="preset")
         w_iterations = SpinBox(value=2000, min=1, max=10_000_000, step=100,
                                label="iterations")
@@ -54,7 +58,7 @@ class StyleWidget(JobWidget):
         w_stylize = PushButton(text="Stylize layer")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["train", "load", "synthesize", "stylize"], sections={
-            "Training options": ["model", "preset", "iterations", "crop", "device", "resume"],
+            "Training options": ["model", "colour", "preset", "iterations", "crop", "device", "resume"],
             "Use the style": ["out", "synthesize", "layer", "stylize"]})
         self._model = None
         self._model_path = None
@@ -85,12 +89,13 @@ class StyleWidget(JobWidget):
 
     def _start_training(self) -> None:
         from ..style.train import style_config, train_style
+        from ..training_data import channels_for
 
         try:
             weights = _path(self.weights)
             sim = [folder] if (folder := _path(self.sim)) else []
             for layer in self.sim_layers.value:
-                sim += grey_frames(layer)
+                sim += image_frames(layer)
             if not sim:
                 raise ValueError("choose simulations: a folder (from `labourfree simulate` or "
                                  "the Microstructure generator) and/or phi layers")
@@ -100,10 +105,11 @@ class StyleWidget(JobWidget):
                 weights = weights.with_suffix(".safetensors")
             real = [folder] if (folder := _path(self.real_folder)) else []
             for layer in self.real_layers.value:
-                real += grey_frames(layer)
+                real += image_frames(layer, colour=True)
             if not real:
                 raise ValueError("give real images: a folder and/or image layers")
             config = style_config(self.preset.value, model=self.model.value,
+                                  channels=channels_for(real, self.colour.value),
                                   iterations=self.iterations.value, crop_size=self.crop.value)
             device = pick_device(self.device.value)
             job = train_style(sim, real, weights, config, device=device,
@@ -115,8 +121,9 @@ class StyleWidget(JobWidget):
 
     def _show_preview(self, event) -> None:
         if event.preview is not None:
-            show_layer(self._viewer, event.preview, PREVIEW, colormap="gray",
-                       contrast_limits=(0, 1))
+            rgb = event.preview.ndim == 3
+            show_layer(self._viewer, event.preview, PREVIEW, rgb=rgb,
+                       **({} if rgb else {"colormap": "gray"}), contrast_limits=(0, 1))
 
     def _trained(self, path) -> None:
         self._use(path)
@@ -164,7 +171,7 @@ class StyleWidget(JobWidget):
     def _start_stylize(self) -> None:
         layer = self.layer.value
         try:
-            frames = grey_frames(layer)
+            frames = image_frames(layer)
         except ValueError as err:
             self.error(err)
             return
@@ -173,8 +180,10 @@ class StyleWidget(JobWidget):
 
     def _stylized(self, layer, frames) -> None:
         data = frames[0] if len(frames) == 1 else np.stack(frames)
-        show_layer(self._viewer, data, f"synthetic [{layer.name}]", colormap="gray",
-                   contrast_limits=(0, 1), **same_place(layer, data.ndim))
+        rgb = frames[0].ndim == 3
+        show_layer(self._viewer, data, f"synthetic [{layer.name}]", rgb=rgb,
+                   **({} if rgb else {"colormap": "gray"}), contrast_limits=(0, 1),
+                   **same_place(layer, data.ndim - rgb))
         self.status.value = f"stylized '{layer.name}'"
 
 

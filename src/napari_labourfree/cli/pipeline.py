@@ -45,6 +45,11 @@ def add_to(sub) -> None:
     p.add_argument("--style-model", choices=("cyclegan", "cut", "fastcut"),
                    default="cyclegan", help="cyclegan (default, as in the paper) or the "
                    "one-sided contrastive cut / fastcut: about half the style training time")
+    p.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",
+                   help="rgb: colour micrographs (tint etching) stay colour through the "
+                        "style, the synthetic images and the segmenter; grey: colour is "
+                        "reduced to grey along its strongest contrast; auto (default): rgb "
+                        "when any image is colour")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed of the simulations and trainings (default 0): runs with "
                         "other seeds show how much a result varies")
@@ -65,7 +70,7 @@ def run(args) -> int:
         iterations=args.iterations, epochs=args.epochs,
         start_from=None if args.start_from == "scratch" else args.start_from,
         grain_size=args.grain_size, particles=args.particles, seed=args.seed,
-        style_model=args.style_model,
+        style_model=args.style_model, colour=args.colour,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=user_pixel_size(args))
     device = pick_device(args.device)

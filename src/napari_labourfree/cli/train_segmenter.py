@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from . import run_with_progress
-from .train_style import add_device_and_flags
+from .train_style import add_colour, add_device_and_flags
 
 
 def add_to(sub) -> None:
@@ -27,6 +27,7 @@ def add_to(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")
     p.add_argument("--preset", choices=("fast", "paper"), default="fast",
                    help="fast: depth 3, width 16, 128 px; paper: depth 4, width 64, 200 epochs")
+    add_colour(p, "the --data images (or the --start-from model)")
     p.add_argument("--epochs", type=int, help="epochs (fast 8, paper 200)")
     p.add_argument("--steps-per-epoch", type=int, help="batches per epoch (fast 50)")
     p.add_argument("--crop-size", type=int, help="crop size in px (fast 128, paper 256)")
@@ -45,8 +46,10 @@ def add_to(sub) -> None:
 def run(args) -> int:
     from ..devices import pick_device
     from ..segmenter.train import segmenter_config, train_segmenter
+    from ..training_data import channels_for
 
     extra, start = {"depth": args.depth, "base": args.base}, None
+    channels = channels_for(args.data, args.colour)
     if args.start_from is not None:  # the U-Net of the starting weights
         from ..checkpoints import read_header
         from ..segmenter.default import resolve_weights
@@ -58,14 +61,17 @@ def run(args) -> int:
         arch = read_header(start)["config"]["architecture"]
         extra = {"depth": arch["depth"], "base": arch["base"],
                  "outputs": arch.get("outputs", 1)}
+        if args.colour == "auto":  # a colour model stays colour
+            channels = max(channels, arch.get("channels", 1))
     config = segmenter_config(
-        args.preset, **extra, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+        args.preset, **extra, channels=channels, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
         crop_size=args.crop_size, batch_size=args.batch_size, lr=args.lr, dice=args.dice, val_fraction=args.val_fraction,
         augment=args.augment, seed=args.seed)
     device = pick_device(args.device)
     job = train_segmenter(args.data, args.out, config, device=device, resume=args.resume,
                           overwrite=args.overwrite, init=start)
-    print(f"labourfree train-segmenter: preset {config.preset}, {config.epochs} epochs x "
+    print(f"labourfree train-segmenter: preset {config.preset}, "
+          f"{'RGB' if config.channels == 3 else 'grey'}, {config.epochs} epochs x "
           f"{config.steps_per_epoch} batches of {config.batch_size} on {device}",
           file=sys.stderr)
     try:

@@ -26,6 +26,7 @@ def add_to(sub) -> None:
     p.add_argument("--model", choices=("cyclegan", "cut", "fastcut"),
                    help="cyclegan (default): two generators and a cycle; cut / fastcut: one "
                         "generator and a contrastive patch loss, about half the time")
+    add_colour(p, "the real images")
     p.add_argument("--iterations", type=int, help="training iterations (preset: fast 2000)")
     p.add_argument("--crop-size", type=int, help="random crop size in px (fast 128, paper 256)")
     p.add_argument("--batch-size", type=int, help="crops per iteration (default 1)")
@@ -43,6 +44,13 @@ def add_to(sub) -> None:
     p.set_defaults(func=run)
 
 
+def add_colour(p, what: str) -> None:
+    p.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",
+                   help=f"rgb: learn and make colour images; grey: colour is reduced to grey "
+                        f"along its strongest contrast; auto (default): rgb when any of {what} "
+                        f"is colour")
+
+
 def add_device_and_flags(p) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--resume", action="store_true", help="continue training the --out weights")
@@ -53,9 +61,10 @@ def add_device_and_flags(p) -> None:
 def run(args) -> int:
     from ..devices import pick_device
     from ..style.train import style_config, train_style
+    from ..training_data import channels_for
 
     config = style_config(
-        args.preset, model=args.model, iterations=args.iterations, crop_size=args.crop_size,
+        args.preset, model=args.model, channels=channels_for(args.real, args.colour), iterations=args.iterations, crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
         checkpoint_every=args.checkpoint_every, pool_size=args.pool_size, seed=args.seed)
@@ -63,6 +72,7 @@ def run(args) -> int:
     job = train_style(args.sim, args.real, args.out, config, device=device, resume=args.resume,
                       overwrite=args.overwrite)
     print(f"labourfree train-style: {config.model}, preset {config.preset}, "
+          f"{'RGB' if config.channels == 3 else 'grey'}, "
           f"{config.iterations} iterations, "
           f"{config.crop_size} px crops on {device}", file=sys.stderr)
     try:

@@ -10,7 +10,7 @@ from .atomic import atomic_write
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Grey image -> uint8 by its 0.5/99.5 percentiles (for display only)."""
+    """Grey (or RGB) image -> uint8 by its 0.5/99.5 percentiles (for display only)."""
     image = np.asarray(image, np.float32)
     low, high = np.percentile(image, [0.5, 99.5])
     scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
@@ -18,9 +18,9 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def overlay(image: np.ndarray, boundaries: np.ndarray, colour=(255, 40, 40)) -> np.ndarray:
-    """RGB uint8: the grey image with boundary pixels painted ``colour``."""
-    grey = to_uint8(image)
-    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    """RGB uint8: the grey (or RGB) image with boundary pixels painted ``colour``."""
+    shown = to_uint8(image)
+    rgb = shown if shown.ndim == 3 else np.repeat(shown[..., None], 3, axis=-1)
     rgb[np.asarray(boundaries, bool)] = colour
     return rgb
 

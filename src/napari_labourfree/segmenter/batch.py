@@ -77,7 +77,7 @@ def _segment_one(model, path, out, i, total, options, pixel_size, include_border
     from ..io.tiff import write_tiff
     from ..provenance import versions
 
-    loaded = read_image(path, grey=True)
+    loaded = read_image(path, grey=True, colour=model.channels == 3)
     size = pixel_size or loaded.pixel_size
     result = yield from relay(
         model.segment(loaded.data, options),
