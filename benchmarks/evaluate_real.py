@@ -43,7 +43,7 @@ def evaluate(segment, items) -> dict:
 
     results = []
     for image_path, truth_path in items:
-        image = read_image(image_path).data
+        image = read_image(image_path, colour=True).data  # each method takes what it reads
         truth = read_image(truth_path, grey=False).data
         boundaries, labels = segment(image)
         results.append(evaluate_pair(boundaries, truth > truth.max() / 2, pred_labels=labels))
@@ -64,6 +64,7 @@ def learned(weights: Path, **options):
 
 
 def main() -> None:
+    from napari_labourfree.normalise import as_channels
     from napari_labourfree.segmenter.classical import classical_boundaries
     from napari_labourfree.segmenter.default import default_weights
 
@@ -82,7 +83,8 @@ def main() -> None:
         "default": lambda: learned(default),
         "default, no rescale": lambda: learned(default, grain_size="off"),
         "default, components": lambda: learned(default, instances="components"),
-        "classical ridge + watershed": lambda: classical_boundaries,
+        "classical ridge + watershed": lambda: lambda image: classical_boundaries(
+            as_channels(image, 1)),
     })
     for item in args.weights:
         name, path = item.split("=", 1)
