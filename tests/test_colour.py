@@ -136,3 +136,26 @@ def test_colour_style_synthesizes_rgb_and_translates_back_to_grey(tiny_sims, tin
     assert run_job(model.to_simulation(rgb)).shape == (64, 64)
     with pytest.raises(ValueError, match="channels must be 1 .grey. or 3"):
         style_config(channels=2)
+
+
+def test_tinted_simulations_colour_each_grain_and_keep_masks(tiny_sims, tmp_path):
+    from napari_labourfree.derived import TINT_RANGE, tint_simulations
+
+    meta = run_job(tint_simulations(tiny_sims, tmp_path / "tinted", seed=3))
+    files = sorted((tmp_path / "tinted" / "images").glob("*.tif"))
+    assert meta["completed"] == len(files) == 6 and meta["tint"] == list(TINT_RANGE)
+    phi = tifffile.imread(tiny_sims / "images" / files[0].name)
+    labels = tifffile.imread(tiny_sims / "labels" / files[0].name)
+    tinted = tifffile.imread(files[0])
+    colours = tinted / np.maximum(phi, 1e-6)[..., None]
+    inside = phi > 0.9
+    for k in np.unique(labels)[:5]:  # one colour per grain, within the tint range
+        grain = colours[inside & (labels == k)]
+        assert np.ptp(grain, axis=0).max() < 1e-4
+        assert TINT_RANGE[0] - 1e-4 <= grain.min() and grain.max() <= TINT_RANGE[1] + 1e-4
+    for sub in ("masks", "labels"):
+        assert (tmp_path / "tinted" / sub / files[0].name).read_bytes() == \
+            (tiny_sims / sub / files[0].name).read_bytes()
+    again = run_job(tint_simulations(tiny_sims, tmp_path / "again", seed=3))
+    assert again["completed"] == 6
+    assert np.array_equal(tifffile.imread(tmp_path / "again" / "images" / files[0].name), tinted)

@@ -86,6 +86,14 @@ def test_colour_images_stay_colour_through_the_pipeline(tiny_colour, tmp_path):
     assert checkpoints.read_header(run / "segmenter.safetensors")["config"]["architecture"][
         "channels"] == 3
     assert "Your images are in colour" in report
+    # the style learned from grains of random colours, the segmenter from the phase field
+    assert json.loads((run / "real-images.json").read_text())["grain_tint"] is True
+    tinted = tifffile.imread(next((run / "simulations-tinted" / "images").glob("*.tif")))
+    labels = tifffile.imread(next((run / "simulations-tinted" / "labels").glob("*.tif")))
+    assert tinted.shape == (*labels.shape, 3)
+    inside = [tinted[labels == k].mean(0) for k in np.unique(labels)[:4]]
+    assert np.ptp(np.array(inside), axis=0).max() > 0.1  # grains differ in colour
+    assert "random colour" in report
     assert (run / "segmented" / f"{real[0].stem}_grains.csv").is_file()
     # the report shows the real image in colour, not reduced to grey
     import imageio.v3 as iio
@@ -114,6 +122,7 @@ def test_pipeline_refuses_unknown_overrides_before_doing_anything(tiny_real, tmp
     for bad, words in ((dict(style_model="unit"), "style model must be one of"),
                        (dict(seed=-1), "seed must be a whole number"),
                        (dict(colour="cmyk"), "colour must be one of auto, rgb, grey"),
+                       (dict(grain_tint="yes"), "grain tint must be one of auto, on, off"),
                        (dict(grain_size="huge"), "grain size must be"),
                        (dict(particles=0.9), "particles must be an area fraction")):
         with pytest.raises(ValueError, match=words):

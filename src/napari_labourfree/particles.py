@@ -177,35 +177,9 @@ def find_in_files(paths, diameter: float | None, boundaries_dir=None):
 def mark_simulations(sims, out, particles: Particles, seed: int = 0):
     """Job: a copy of a `simulate` folder whose phi images carry ``particles``
     (:func:`mark_particles`); masks and labels are copied unchanged. Returns the meta."""
-    import json
-    import shutil
-    from pathlib import Path
+    from .derived import derive_simulations
 
-    from .io.atomic import all_or_none, atomic_write, write_text
-    from .io.images import read_image
-    from .io.tiff import write_tiff
-    from .jobs import Progress
-    from .training_data import simulation_files
-
-    sims, out = Path(sims), Path(out)
-    for sub in ("images", "masks", "labels"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    source = json.loads((sims / "meta.json").read_text())
-    meta = {"kind": "napari-labourfree phase-field data set with particles",
-            "simulations": str(sims), "parameters": source["parameters"],
-            "grain_diameter": source.get("grain_diameter"), "particles": particles.to_dict(),
-            "seed": seed, "completed": 0}
-    files = simulation_files(sims)
-    for i, path in enumerate(files):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
-        marked = mark_particles(read_image(path).data, read_image(sims / "masks" / path.name)
-                                .data, particles, rng)
-        with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
-            write_tiff(out / "images" / path.name, marked)
-            for sub in ("masks", "labels"):
-                atomic_write(out / sub / path.name, lambda tmp, s=sims / sub / path.name:
-                             shutil.copyfile(s, tmp))
-        meta["completed"] = i + 1
-        write_text(out / "meta.json", json.dumps(meta, indent=2))
-        yield Progress(i + 1, len(files), f"particles in {i + 1}/{len(files)}")
-    return meta
+    return derive_simulations(
+        sims, out, "particles", {"particles": particles.to_dict()},
+        lambda phi, mask, labels, rng: mark_particles(phi, mask, particles, rng), seed,
+        "particles in")

@@ -18,6 +18,7 @@ PRESETS = {
     # the paper's sizes: 300 structures, ResNet-9 CycleGAN, 200 U-Net epochs (GPU)
     "paper": {"count": 300, "size": 512, "grains": 112, "steps": 1000},
 }
+TINT_CHOICES = ("auto", "on", "off")
 STYLE_OVERRIDES = ("crop_size", "ngf", "ndf", "n_blocks")
 SEGMENTER_OVERRIDES = ("crop_size", "depth", "base", "steps_per_epoch", "batch_size")
 OVERRIDES = sorted({*PRESETS["fast"], *STYLE_OVERRIDES, *SEGMENTER_OVERRIDES})
@@ -51,6 +52,10 @@ class PipelinePlan:
     # 'rgb': colour micrographs stay colour through the style, the synthetic images and
     # the segmenter; 'grey': colour is reduced to grey; 'auto': rgb when any image is colour
     colour: str = "auto"
+    # each simulated grain gets a random colour before the style model sees it, as tint
+    # etching colours grains by orientation: 'auto' (when the images are colour), 'on'
+    # (also for grey images whose grains differ in brightness), 'off'
+    grain_tint: str = "auto"
 
     @property
     def found_file(self) -> Path:
@@ -60,6 +65,10 @@ class PipelinePlan:
     @property
     def content(self) -> Path:
         return self.out / "simulations-with-particles"
+
+    @property
+    def tinted(self) -> Path:
+        return self.out / "simulations-tinted"
 
     @property
     def sims(self) -> Path:
@@ -118,6 +127,9 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     if plan.colour not in COLOUR_CHOICES:
         raise ValueError(f"colour must be one of {', '.join(COLOUR_CHOICES)}, not "
                          f"{plan.colour!r}")
+    if plan.grain_tint not in TINT_CHOICES:
+        raise ValueError(f"grain tint must be one of {', '.join(TINT_CHOICES)}, not "
+                         f"{plan.grain_tint!r}")
     if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or plan.seed < 0:
         raise ValueError(f"seed must be a whole number of at least 0, not {plan.seed!r}")
     for name in ("count", "iterations", "epochs"):
@@ -155,6 +167,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
     from .appearance.dataset import render_dataset
     from .io.atomic import write_text
+    from .derived import tint_simulations
     from .particles import NONE, Particles, find_in_files, mark_simulations
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
@@ -190,6 +203,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
     images = [p.name for p in plan.real]
     channels = channels_for(plan.real, plan.colour)
+    tint = plan.grain_tint == "on" or (plan.grain_tint == "auto" and channels == 3)
     found = _read_json(plan.found_file)
     if plan.particles != "auto":
         particles = replace(NONE, fraction=plan.particles, radius=4.0, on_boundaries=1.0,
@@ -201,6 +215,7 @@ def _pipeline_job(plan: PipelinePlan, device):
             plan.real, grain_size.diameter, plan.baseline), tag(0))
     write_text(plan.found_file, json.dumps(
         {"images": images, "colour": "rgb" if channels == 3 else "grey",
+         "grain_tint": tint,
          "grain_size": grain_size.to_dict(), "particles": particles.to_dict(),
          "simulations": {"size": size, "grains": grains, "count": count,
                          "regularity": regularity, "spread": round(spread, 3)}}, indent=2))
@@ -227,6 +242,13 @@ def _pipeline_job(plan: PipelinePlan, device):
                 or done.get("parameters") != params.to_dict()):
             yield from relay(mark_simulations(plan.sims, content, particles, plan.seed),
                              tag(1))
+    if tint:  # grains of random colours, for the style to turn into your images' colours
+        done = _meta(plan.tinted)
+        if (done.get("completed") != count or done.get("simulations") != str(content)
+                or done.get("parameters") != params.to_dict() or done.get("seed") != plan.seed
+                or done.get("particles") != _meta(content).get("particles")):
+            yield from relay(tint_simulations(content, plan.tinted, plan.seed), tag(1))
+        content = plan.tinted
     # 3. style
     config = style_config(plan.preset, iterations=plan.iterations, seed=plan.seed,
                           model=plan.style_model, channels=channels, **style_extra)

@@ -129,6 +129,11 @@ def _grain_size_section(plan) -> list[str]:
         lines += ["", "Your images are in colour: the style model learned them in RGB, the "
                   "synthetic images are RGB, and the segmenter (the built-in grey model, its "
                   "first layer split over the three channels) was fine-tuned on RGB."]
+    if found.get("grain_tint"):
+        lines += ["", "Each simulated grain was given a random colour before the style "
+                  "model saw it (`simulations-tinted/`), as tint etching colours grains by "
+                  "their orientation; the style model learned to turn these into your "
+                  "images' colours. The masks stay the phase field's."]
     return lines
 
 

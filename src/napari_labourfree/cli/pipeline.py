@@ -50,6 +50,11 @@ def add_to(sub) -> None:
                         "style, the synthetic images and the segmenter; grey: colour is "
                         "reduced to grey along its strongest contrast; auto (default): rgb "
                         "when any image is colour")
+    p.add_argument("--grain-tint", choices=("auto", "on", "off"), default="auto",
+                   help="each simulated grain gets a random colour before the style model "
+                        "sees it, as tint etching colours grains by orientation: auto "
+                        "(default: when the images are colour), on (also grey images whose "
+                        "grains differ in brightness), off")
     p.add_argument("--seed", type=int, default=0,
                    help="random seed of the simulations and trainings (default 0): runs with "
                         "other seeds show how much a result varies")
@@ -70,7 +75,7 @@ def run(args) -> int:
         iterations=args.iterations, epochs=args.epochs,
         start_from=None if args.start_from == "scratch" else args.start_from,
         grain_size=args.grain_size, particles=args.particles, seed=args.seed,
-        style_model=args.style_model, colour=args.colour,
+        style_model=args.style_model, colour=args.colour, grain_tint=args.grain_tint,
         segment=SegmentOptions().with_(close_gaps=args.close_gaps),
         pixel_size=user_pixel_size(args))
     device = pick_device(args.device)

@@ -127,7 +127,7 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
         pass
     total = len(images)
     for i, path in enumerate(images):
-        phi = read_image(path).data
+        phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):

@@ -1,0 +1,74 @@
+"""Copies of a `labourfree simulate` folder whose phi images carry more than the phase field
+(particles, grain tints), for the style model to learn from. Masks and labels are copied
+byte for byte: what the segmenter learns stays the phase field's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .jobs import Job, Progress
+
+
+def derive_simulations(sims: Path | str, out: Path | str, kind: str, extra: dict,
+                       change: Callable[[np.ndarray, np.ndarray, np.ndarray,
+                                         np.random.Generator], np.ndarray],
+                       seed: int = 0, message: str = "derived") -> Job[dict]:
+    """Job: ``out`` with ``change(phi, mask, labels, rng)`` of every simulation in ``sims``
+    as its image (rng seeded by (seed, index), so each structure's draw is reproducible).
+    ``extra`` goes into the meta, which returns."""
+    from .io.atomic import all_or_none, atomic_write, write_text
+    from .io.images import read_image
+    from .io.tiff import write_tiff
+    from .training_data import simulation_files
+
+    sims, out = Path(sims), Path(out)
+    for sub in ("images", "masks", "labels"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    source = json.loads((sims / "meta.json").read_text())
+    meta = {"kind": f"napari-labourfree phase-field data set with {kind}",
+            "simulations": str(sims), "parameters": source["parameters"],
+            "grain_diameter": source.get("grain_diameter"),
+            **{k: source[k] for k in ("particles",) if k in source},  # what sims carried
+            **extra, "seed": seed,
+            "completed": 0}
+    files = simulation_files(sims)
+    for i, path in enumerate(files):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
+        image = change(read_image(path).data, read_image(sims / "masks" / path.name).data,
+                       read_image(sims / "labels" / path.name, grey=False).data, rng)
+        with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
+            write_tiff(out / "images" / path.name, image,
+                       photometric="rgb" if image.ndim == 3 else "minisblack")
+            for sub in ("masks", "labels"):
+                atomic_write(out / sub / path.name, lambda tmp, s=sims / sub / path.name:
+                             shutil.copyfile(s, tmp))
+        meta["completed"] = i + 1
+        write_text(out / "meta.json", json.dumps(meta, indent=2))
+        yield Progress(i + 1, len(files), f"{message} {i + 1}/{len(files)}")
+    return meta
+
+
+# Tint etching colours each grain by its orientation, which is random from grain to grain.
+# The tints are drawn from this range of each channel, so no grain is black (a boundary).
+TINT_RANGE = (0.35, 1.0)
+
+
+def tint_grains(phi: np.ndarray, labels: np.ndarray, rng: np.random.Generator
+                ) -> np.ndarray:
+    """float32 (H, W, 3): each grain in a random colour of its own, times phi (boundaries
+    and particles stay dark)."""
+    palette = rng.uniform(*TINT_RANGE, (int(labels.max()) + 1, 3)).astype(np.float32)
+    return np.asarray(phi, np.float32)[..., None] * palette[labels]
+
+
+def tint_simulations(sims: Path | str, out: Path | str, seed: int = 0) -> Job[dict]:
+    """Job: a copy of a `simulate` folder whose grains each have a random colour
+    (:func:`tint_grains`)."""
+    return derive_simulations(sims, out, "grain tints", {"tint": list(TINT_RANGE)},
+                              lambda phi, mask, labels, rng: tint_grains(phi, labels, rng),
+                              seed, "tinting")
