@@ -166,8 +166,8 @@ STAGES = ("look", "simulate", "train style", "synthesize", "train segmenter", "s
 def _pipeline_job(plan: PipelinePlan, device):
     from . import checkpoints
     from .appearance.dataset import render_dataset
-    from .io.atomic import write_text
     from .derived import tint_simulations
+    from .io.atomic import write_text
     from .particles import NONE, Particles, find_in_files, mark_simulations
     from .phasefield.dataset import simulate_dataset
     from .phasefield.params import GrowthParams
