@@ -126,14 +126,15 @@ def _grain_size_section(plan) -> list[str]:
         lines.append(("No second-phase particles were found in your images" if auto
                       else "Particles were switched off") + "; the simulations carry none.")
     if found.get("colour") == "rgb":
-        lines += ["", "Your images are in colour: the style model learned them in RGB, the "
-                  "synthetic images are RGB, and the segmenter (the built-in grey model, its "
-                  "first layer split over the three channels) was fine-tuned on RGB."]
+        lines += ["", ("Your images are in colour: the style model learned them in RGB, the "
+                       "synthetic images are RGB, and the segmenter (a grey starting model "
+                       "gets its first layer split over the three channels) was trained on "
+                       "RGB.")]
     if found.get("grain_tint"):
-        lines += ["", "Each simulated grain was given a random colour before the style "
-                  "model saw it (`simulations-tinted/`), as tint etching colours grains by "
-                  "their orientation; the style model learned to turn these into your "
-                  "images' colours. The masks stay the phase field's."]
+        lines += ["", ("Each simulated grain was given a random colour before the style "
+                       "model saw it (`simulations-tinted/`), as tint etching colours grains "
+                       "by their orientation; the style model learned to turn these into "
+                       "your images' colours. The masks stay the phase field's.")]
     return lines
 
 

@@ -108,7 +108,7 @@ def channels_for(items, colour: str = "auto") -> int:
             if is_colour(item):
                 return 3
             continue
-        paths = simulation_files(item) if Path(item).is_dir() else [Path(item)]
+        paths = simulation_files(item) if Path(item).is_dir() else list_images([item])
         if any(is_colour(read_image(p, colour=True).data) for p in paths):
             return 3
     return 1

@@ -153,10 +153,11 @@ class SegmentWidget(JobWidget):
             self.error("open an image layer first")
             return
         try:
+            # colour stays colour: a grey model reads it along its strongest contrast
+            frames = image_frames(layer, colour=True)
             options = self._options()
             size = layer_pixel_size(layer, self.pixel_size.value, self.unit.value)
             model = self._model()
-            frames = image_frames(layer, colour=model.channels == 3)
         except (ValueError, OSError) as err:
             self.error(err)
             return
