@@ -105,7 +105,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     from .io.folders import FolderLock, check_apart, locked
     from .io.images import list_images, read_image
     from .matching import check_grain_size
-    from .normalise import check_image
+    from .normalise import check_image, is_colour
     from .particles import check_particles
 
     # everything is checked here, before minutes of simulation
@@ -151,8 +151,12 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
         list(plan.truth) if isinstance(plan.truth, (list, tuple)) else [plan.truth])
     check_apart(plan.out, [*plan.real, *truth])
     plan.real = list_images(plan.real)
+    found_colour = False
     for path in plan.real:  # unreadable, NaN, stacks: refused now, with the file's name
-        check_image(read_image(path, grey=True).data, name=str(path))
+        image = check_image(read_image(path, colour=True).data, name=str(path), colour=True)
+        found_colour = found_colour or is_colour(image)
+    if plan.colour == "auto":  # resolved from the images just read
+        plan.colour = "rgb" if found_colour else "grey"
     if plan.truth is not None:
         plan.truth = list_images(truth)
     lock = FolderLock(plan.out, "pipeline")
@@ -177,7 +181,6 @@ def _pipeline_job(plan: PipelinePlan, device):
     from .segmenter.train import segmenter_config, train_segmenter
     from .style.model import synthesize
     from .style.train import style_config, train_style
-    from .training_data import channels_for
 
     extra = dict(plan.overrides or {})
     preset = {**PRESETS[plan.preset], **{k: extra.pop(k) for k in list(extra)
@@ -202,7 +205,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     grain_size = _grain_size(plan, baseline, set(plan.overrides or {}))
     size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
     images = [p.name for p in plan.real]
-    channels = channels_for(plan.real, plan.colour)
+    channels = 3 if plan.colour == "rgb" else 1  # 'auto' was resolved by run_pipeline
     tint = plan.grain_tint == "on" or (plan.grain_tint == "auto" and channels == 3)
     found = _read_json(plan.found_file)
     if plan.particles != "auto":
