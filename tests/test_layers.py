@@ -1,6 +1,6 @@
 """The package's layers stay sealed: nothing imports from a layer above its own.
 
-cli/ and _widgets/ (4) -> pipeline, api, sample data (3) -> segmenter, style, analysis,
+cli/ and _widgets/ (4) -> pipeline, api, scaleout, sample data (3) -> segmenter, style, analysis,
 phasefield, appearance (2) -> io, jobs, units, checkpoints, ... (1). cli/ and _widgets/ do
 not import each other, and nothing below them imports Qt, napari or magicgui.
 """
@@ -12,7 +12,7 @@ import napari_labourfree
 
 ROOT = Path(napari_labourfree.__file__).parent
 LAYERS = {"cli": 4, "_widgets": 4, "_napari_io": 4, "pipeline": 3, "report": 3, "api": 3,
-          "_sample_data": 3, "particles": 2,
+          "scaleout": 3, "_sample_data": 3, "particles": 2,
           "__init__": 3, "segmenter": 2, "style": 2, "analysis": 2, "phasefield": 2,
           "appearance": 2}
 GUI = ("qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "napari", "magicgui")

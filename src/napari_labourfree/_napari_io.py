@@ -49,6 +49,40 @@ def read_tiff(path) -> tuple:
     return data, attributes, "image"
 
 
+def get_zarr_reader(path):
+    """A reader for one zarr store (a plain 2-D array or an OME-Zarr image), else None."""
+    from .io.lazy import is_zarr
+
+    return read_zarr if isinstance(path, (str, Path)) and is_zarr(path) else None
+
+
+def read_zarr(path) -> list[tuple]:
+    """A zarr micrograph as a lazy (dask) image layer: every OME-Zarr level (multiscale),
+    placed at its pixel size; nothing is read until napari shows it."""
+    import dask.array as da
+
+    from .io.lazy import open_lazy
+
+    image = open_lazy(path)
+    levels = []
+    for level in image.levels or [image.array]:
+        data = da.from_zarr(level)
+        kept = [a for a in image.axes if a in "yxc"]
+        data = data[tuple(slice(None) if a in "yxc" else 0 for a in image.axes)]
+        if image.colour:
+            data = da.moveaxis(data, kept.index("c"), -1)[..., :3]
+        levels.append(data)
+    attributes = {"name": Path(path).name.split(".")[0], "rgb": image.colour,
+                  "multiscale": len(levels) > 1,
+                  "metadata": {"source_path": str(path)}}
+    if image.pixel_size is not None:
+        size = image.pixel_size
+        attributes["scale"] = (size.value, size.value)
+        attributes["units"] = (_pint_name(size.unit),) * 2
+        attributes["metadata"]["pixel_size"] = size.as_dict()
+    return [(levels if len(levels) > 1 else levels[0], attributes, "image")]
+
+
 def write_labels(path: str, data, meta: dict) -> list[str]:
     """A Labels layer -> TIFF with its pixel size, plus ``<stem>_grains.csv`` (2-D layers)."""
     from .analysis.statistics import grain_table

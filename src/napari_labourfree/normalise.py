@@ -41,19 +41,25 @@ def check_image(image: np.ndarray, name: str = "image", colour: bool = False) ->
 LUMINANCE = np.array([0.2125, 0.7154, 0.0721], np.float32)
 
 
-def colour_to_grey(rgb: np.ndarray) -> np.ndarray:
+def colour_to_grey(rgb: np.ndarray, axis: np.ndarray | None = None) -> np.ndarray:
     """RGB(A) -> float32 grey in [0, 1] along the image's strongest colour contrast.
 
     Tint etching colours grains by orientation, and two grains of different hue can have
     the same luminance; the first principal component of the pixel colours keeps the
     difference. Its sign is chosen to agree with luminance, so a grey-looking colour image
-    comes out close to its luminance.
+    comes out close to its luminance. ``axis`` (from :func:`grey_axis`): use the axis
+    fitted on a whole image for a piece of it.
     """
-    rgb = np.asarray(rgb)
-    if rgb.ndim < 3 or rgb.shape[-1] not in (3, 4):
-        raise ValueError(f"expected an RGB(A) image, not shape {rgb.shape}")
-    top = np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1.0
-    flat = rgb[..., :3].reshape(-1, 3).astype(np.float32) / np.float32(top)
+    flat = _unit_pixels(rgb)
+    axis = grey_axis(rgb) if axis is None else np.asarray(axis, np.float32)
+    grey = flat @ axis - axis[axis < 0].sum()  # weights' absolute sum is 1: range [0, 1]
+    return grey.reshape(np.shape(rgb)[:-1]).astype(np.float32)
+
+
+def grey_axis(rgb: np.ndarray) -> np.ndarray:
+    """The colour direction :func:`colour_to_grey` projects on (weights summing to 1 in
+    absolute value)."""
+    flat = _unit_pixels(rgb)
     sample = flat[:: max(1, len(flat) // 200_000)]
     axis = LUMINANCE.copy()
     if len(sample) > 3 and np.ptp(sample, axis=0).max() > 0:
@@ -61,8 +67,15 @@ def colour_to_grey(rgb: np.ndarray) -> np.ndarray:
         axis = vectors[:, -1].astype(np.float32)
         axis = axis if axis @ LUMINANCE >= 0 else -axis
         axis /= np.abs(axis).sum()
-    grey = flat @ axis - axis[axis < 0].sum()  # weights' absolute sum is 1: range [0, 1]
-    return grey.reshape(rgb.shape[:-1]).astype(np.float32)
+    return axis
+
+
+def _unit_pixels(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim < 3 or rgb.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an RGB(A) image, not shape {rgb.shape}")
+    top = np.iinfo(rgb.dtype).max if np.issubdtype(rgb.dtype, np.integer) else 1.0
+    return rgb[..., :3].reshape(-1, 3).astype(np.float32) / np.float32(top)
 
 
 def check_recipe(recipe) -> dict:
@@ -100,21 +113,31 @@ def as_channels(image: np.ndarray, channels: int) -> np.ndarray:
     raise ValueError(f"a model takes 1 (grey) or 3 (RGB) channels, not {channels}")
 
 
-def to_unit(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
+def to_unit(image: np.ndarray, recipe: dict | None = None,
+            levels: tuple[float, float] | None = None) -> np.ndarray:
     """Image -> float32 in [0, 1] by the recipe's percentiles (clipped); an RGB image keeps
-    its shape and hues (one pair of percentiles for all channels)."""
-    recipe = check_recipe(recipe or DEFAULT)
+    its shape and hues (one pair of percentiles for all channels). ``levels``: the
+    (low, high) found on a whole image (:func:`unit_levels`), for a piece of it."""
     image = check_image(image, colour=True).astype(np.float32, copy=False)
-    sample = image if image.size <= 4_000_000 else image[:: 4, :: 4]  # percentiles of 16 Mpx+
-    low, high = np.percentile(sample, [recipe["low"], recipe["high"]])
+    low, high = unit_levels(image, recipe) if levels is None else levels
     if high <= low:
         return np.zeros_like(image, dtype=np.float32)
     return np.clip((image - low) / (high - low), 0, 1).astype(np.float32, copy=False)
 
 
-def to_network(image: np.ndarray, recipe: dict | None = None) -> np.ndarray:
+def unit_levels(image: np.ndarray, recipe: dict | None = None) -> tuple[float, float]:
+    """The recipe's (low, high) percentiles of an image: what :func:`to_unit` maps to 0, 1."""
+    recipe = check_recipe(recipe or DEFAULT)
+    image = np.asarray(image)
+    sample = image if image.size <= 4_000_000 else image[:: 4, :: 4]  # percentiles of 16 Mpx+
+    low, high = np.percentile(sample, [recipe["low"], recipe["high"]])
+    return low, high  # numpy scalars of the image's float type, as to_unit computes in
+
+
+def to_network(image: np.ndarray, recipe: dict | None = None,
+               levels: tuple[float, float] | None = None) -> np.ndarray:
     """Image -> float32 in [-1, 1]: (H, W) stays (H, W), RGB (H, W, 3) becomes (3, H, W)."""
-    x = to_unit(image, recipe) * 2 - 1
+    x = to_unit(image, recipe, levels) * 2 - 1
     return np.ascontiguousarray(np.moveaxis(x, -1, 0)) if x.ndim == 3 else x
 
 

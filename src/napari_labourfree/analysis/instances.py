@@ -101,13 +101,15 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
 
 
 def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
-                          min_evidence: float) -> np.ndarray:
+                          min_evidence: float, keep_ids: bool = False) -> np.ndarray:
     """Merge neighbouring grains whose shared boundary has a mean ``probability`` below
     ``min_evidence`` (all such pairs at once, transitively).
 
     The evidence of a shared boundary is the mean probability over the pixel pairs that
     straddle it, so a short faint stretch in a real boundary does not merge two grains,
     while a line drawn through a grain's interior (no evidence anywhere) does.
+    Merged grains are numbered 1..N, or with ``keep_ids`` each takes the smallest id of
+    its parts (so that ids found for a whole image survive work on a piece of it).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -129,7 +131,11 @@ def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
         return labels
     i, j = np.divmod(pairs[weak], n)
     graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    count, component = connected_components(graph, directed=False)
+    if keep_ids:
+        smallest = np.full(count, n, np.int64)
+        np.minimum.at(smallest, component, np.arange(n))
+        return smallest[component][labels].astype(labels.dtype, copy=False)
     merged = component[labels] + 1
     merged[labels == 0] = 0
     return merged

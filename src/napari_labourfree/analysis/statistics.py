@@ -11,6 +11,7 @@ import math
 import numpy as np
 from skimage import measure, segmentation
 
+from ..jobs import Job, Progress
 from ..units import PixelSize
 from .instances import border_labels, fill_unlabelled
 
@@ -183,6 +184,14 @@ def grain_summary(labels: np.ndarray, table: GrainTable | None = None,
     labels = check_labels(labels)
     if table is None:
         table = grain_table(labels, pixel_size)
+    return summary_from(table, lineal_intercepts(labels), jeffries_count(labels),
+                        labels.shape, pixel_size, include_border)
+
+
+def summary_from(table: GrainTable, intercepts: dict, jeffries: float, shape,
+                 pixel_size: PixelSize | None = None, include_border: bool = False) -> dict:
+    """:func:`grain_summary` from its parts: the grain table, the intercept lines'
+    {angle: (length, crossings)}, the Jeffries grain count and the image's (h, w)."""
     border = np.asarray(table["touches_border"], bool)
     used = np.ones_like(border) if include_border else ~border
     area = np.asarray(table["area_px"], float)[used]
@@ -205,7 +214,6 @@ def grain_summary(labels: np.ndarray, table: GrainTable | None = None,
         summary[f"std_{name}"] = _stat(np.std, values)
     summary["mean_circularity"] = _stat(np.mean, np.asarray(table["circularity"])[used])
 
-    intercepts = lineal_intercepts(labels)
     total_length = sum(length for length, _ in intercepts.values())
     total_crossings = sum(n for _, n in intercepts.values())
     mean_intercept = total_length / total_crossings if total_crossings else math.nan
@@ -217,13 +225,83 @@ def grain_summary(labels: np.ndarray, table: GrainTable | None = None,
         u = pixel_size.unit
         summary[f"mean_intercept_{u}"] = mean_intercept * pixel_size.value
         summary["astm_g_intercept"] = astm_g_intercept(mean_intercept * pixel_size.mm)
-        h, w = labels.shape
+        h, w = shape
         summary["astm_g_planimetric"] = astm_g_planimetric(
-            jeffries_count(labels) / (h * w * pixel_size.mm**2))
+            jeffries / (h * w * pixel_size.mm**2))
     else:
         summary["astm_g_intercept"] = None
         summary["astm_g_planimetric"] = None
     return summary
+
+
+def measure_chunked(labels, chunk: int, pixel_size: PixelSize | None = None
+                    ) -> Job[tuple[GrainTable, dict]]:
+    """Job: the grain table of a label image too large for memory (a zarr array read
+    ``chunk`` px windows at a time), and the parts :func:`summary_from` needs.
+
+    Every grain is measured once, whole, in the window of the chunk holding its top-left
+    corner, extended to the grain's far edge, so the table is the one :func:`grain_table`
+    gives for the whole image (rows in label order). Intercept lines are counted per
+    chunk with one pixel of the next, so a boundary on a chunk edge counts once.
+    """
+    h, w = labels.shape
+    starts = [(y, x) for y in range(0, h, chunk) for x in range(0, w, chunk)]
+    total = 2 * len(starts)
+    # First pass: every grain's bounding box over the whole image.
+    boxes: dict[int, list[int]] = {}
+    intercepts: dict[int, list[float]] = {}
+    for n, (y, x) in enumerate(starts):
+        window = np.asarray(labels[y:min(y + chunk + 1, h), x:min(x + chunk + 1, w)])
+        core = window[:min(chunk, h - y), :min(chunk, w - x)]
+        props = measure.regionprops_table(core.astype(np.int64, copy=False),
+                                          properties=("label", "bbox"))
+        for k, y0, x0, y1, x1 in zip(props["label"], props["bbox-0"], props["bbox-1"],
+                                     props["bbox-2"], props["bbox-3"]):
+            box = boxes.setdefault(int(k), [h, w, 0, 0])
+            box[:] = [min(box[0], y + y0), min(box[1], x + x0), max(box[2], y + y1),
+                      max(box[3], x + x1)]
+        if window.max() > 0:
+            for angle, (length, crossings) in lineal_intercepts(window).items():
+                done = intercepts.setdefault(angle, [0.0, 0])
+                done[0] += length
+                done[1] += crossings
+        yield Progress(n + 1, total, "measuring grains: finding them")
+    # Second pass: each grain whole in the window of the chunk that holds its corner.
+    owner: dict[tuple[int, int], list[int]] = {}
+    for k, (y0, x0, _, _) in boxes.items():
+        owner.setdefault((y0 // chunk * chunk, x0 // chunk * chunk), []).append(k)
+    parts = []
+    for n, (y, x) in enumerate(starts):
+        ids = owner.get((y, x))
+        if ids:
+            far_y = max(boxes[k][2] for k in ids)
+            far_x = max(boxes[k][3] for k in ids)
+            window = np.asarray(labels[y:far_y, x:far_x])
+            window = np.where(np.isin(window, ids), window, 0)
+            part = grain_table(window)
+            part["centroid_y_px"] = part["centroid_y_px"] + y
+            part["centroid_x_px"] = part["centroid_x_px"] + x
+            edge = np.array([boxes[int(k)][0] == 0 or boxes[int(k)][1] == 0
+                             or boxes[int(k)][2] == h or boxes[int(k)][3] == w
+                             for k in part["label"]], bool)
+            part["touches_border"] = edge
+            parts.append(part)
+        yield Progress(len(starts) + n + 1, total, "measuring grains")
+    if parts:
+        table = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        order = np.argsort(table["label"], kind="stable")
+        table = {name: column[order] for name, column in table.items()}
+    else:
+        table = grain_table(np.zeros((1, 1), np.uint8))
+    if pixel_size is not None:
+        add_units(table, pixel_size)
+    corners = {int(labels[i, j]) for i in (0, h - 1) for j in (0, w - 1)} - {0}
+    edge = set(np.asarray(table["label"])[np.asarray(table["touches_border"], bool)]
+               .tolist()) - corners
+    jeffries = len(table["label"]) - len(edge) - len(corners) + 0.5 * len(edge) \
+        + 0.25 * len(corners)
+    return table, {"intercepts": {a: tuple(v) for a, v in sorted(intercepts.items())},
+                   "jeffries": jeffries, "shape": (h, w)}
 
 
 def jeffries_count(labels: np.ndarray) -> float:

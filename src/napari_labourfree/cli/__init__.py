@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -84,6 +85,44 @@ class _GracefulInterrupt:
         return False
 
 
+def add_cluster_options(parser, what: str) -> None:
+    """--workers / --scheduler: run the per-item work on dask.distributed."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=_workers,
+                       help=f"do the {what} on a local dask cluster of N worker processes "
+                            "(default: in this process)")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help=f"do the {what} on an existing dask cluster, e.g. "
+                            "tcp://10.0.0.5:8786 (see docs/cluster.md)")
+
+
+def _workers(text: str) -> int:
+    from ..scaleout.cluster import check_workers
+
+    try:
+        return check_workers(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--workers must be a whole number of at least 1, not {text!r}") from None
+
+
+@contextlib.contextmanager
+def cluster_from(args):
+    """A dask client for --workers/--scheduler, or None for the in-process run."""
+    if getattr(args, "workers", None) is None and not getattr(args, "scheduler", None):
+        yield None
+        return
+    from ..scaleout.cluster import open_client
+
+    with open_client(args.workers, args.scheduler) as client:
+        yield client
+
+
+def describe_cluster(client) -> str:
+    workers = client.scheduler_info().get("workers", {})
+    return f"{len(workers)} dask worker(s) at {client.scheduler.address}"
+
+
 def user_pixel_size(args):
     """``--pixel-size``/``--unit`` as a checked PixelSize, or None when not given (0 is an
     error, not 'not given')."""
@@ -156,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
-            PermissionError, IsADirectoryError) as err:
+            PermissionError, IsADirectoryError, ConnectionError) as err:
         message = str(err)
         if "allow overwriting" in message and hasattr(args, "overwrite"):
             message += " (--overwrite)"  # the core names the option, the CLI its flag

@@ -7,7 +7,14 @@ import sys
 from pathlib import Path
 
 from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
-from . import refuse_existing, report_failures, run_with_progress, user_pixel_size
+from . import (
+    add_cluster_options,
+    cluster_from,
+    refuse_existing,
+    report_failures,
+    run_with_progress,
+    user_pixel_size,
+)
 
 
 def add_to(sub) -> None:
@@ -21,8 +28,9 @@ def add_to(sub) -> None:
         "processed in overlapping tiles.",
     )
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGES",
-                   help="micrographs (files or folders; grey or RGB, 8/16-bit or float), or "
-                        "'sample' for a synthetic micrograph generated on the fly")
+                   help="micrographs (files or folders; grey or RGB, 8/16-bit or float; "
+                        "zarr and OME-Zarr too), or 'sample' for a synthetic micrograph "
+                        "generated on the fly")
     p.add_argument("--model", default="default",
                    help="segmenter weights (.safetensors), or 'default' for the built-in model")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -53,12 +61,17 @@ def add_to(sub) -> None:
                    help=f"tile size in px (default {SegmentOptions.tile})")
     p.add_argument("--overlap", type=int, default=SegmentOptions.overlap,
                    help=f"tile overlap in px (default {SegmentOptions.overlap})")
+    p.add_argument("--chunk", type=_chunk, metavar="PX",
+                   help="segment window by window in PX-px windows and write zarr, never "
+                        "holding the whole image (default: zarr inputs and TIFFs over "
+                        "8192x8192 px, in 2048-px windows)")
     p.add_argument("--tta", action="store_true", help="average the 8 flips/turns (8x slower)")
     p.add_argument("--save-probability", action="store_true",
                    help="also write <stem>_probability.tif (float32)")
     p.add_argument("--include-border", action="store_true",
                    help="count grains touching the edge in the summary statistics")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    add_cluster_options(p, "images")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -72,13 +85,26 @@ def _grain_size(text: str):
 
 
 
+def _chunk(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 256 or value % 16:
+        raise argparse.ArgumentTypeError(
+            f"--chunk must be a whole number of px, a multiple of 16 and at least 256, "
+            f"not {text!r}")
+    return value
+
+
 def run(args) -> int:
     from ..devices import pick_device
     from ..io.folders import check_apart, check_unique_stems
     from ..io.images import list_images
-    from ..segmenter.batch import output_names, segment_files
+    from ..segmenter.batch import outputs_of, segment_files
     from ..segmenter.default import resolve_weights
     from ..segmenter.model import Segmenter
+    from . import describe_cluster
     from .grains import _print_table
 
     if args.out.exists() and not args.out.is_dir():
@@ -92,29 +118,45 @@ def run(args) -> int:
     if [str(p) for p in args.images] == ["sample"] and not Path("sample").exists():
         inputs = [_write_sample(args.out, args.overwrite)]
     else:
-        inputs = list_images(args.images)
-    stems = check_unique_stems(inputs)
-    refuse_existing([args.out / n for s in stems for n in output_names(s, args.save_probability)],
-                    args.overwrite)
+        inputs = list_images(args.images, zarr=True)
+    check_unique_stems(inputs)
+    refuse_existing([args.out / n for p in inputs
+                     for n in outputs_of(p, args.save_probability, args.chunk)], args.overwrite)
     user_size = user_pixel_size(args)
-    device = pick_device(args.device)
-    model = Segmenter.load(weights, device)
-    print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
-          file=sys.stderr)
-    job = segment_files(model, inputs, args.out, options=options, pixel_size=user_size,
-                        include_border=args.include_border,
-                        save_probability=args.save_probability, weights_name=str(weights))
-    try:
-        rows, failures = run_with_progress(job, args.quiet, unit="tile")
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
-        return 130
+    kwargs = {"options": options, "pixel_size": user_size,
+              "include_border": args.include_border,
+              "save_probability": args.save_probability, "weights_name": str(weights),
+              "chunk": args.chunk}
+    retried = []
+    with cluster_from(args) as client:
+        if client is None:
+            device = pick_device(args.device)
+            model = Segmenter.load(weights, device)
+            print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on {device}",
+                  file=sys.stderr)
+            job = segment_files(model, inputs, args.out, **kwargs)
+        else:
+            from ..scaleout.segment import segment_files_on
+
+            print(f"labourfree segment: {len(inputs)} image(s) with {weights.name} on "
+                  f"{describe_cluster(client)}", file=sys.stderr)
+            job = segment_files_on(client, weights, args.device, inputs, args.out, **kwargs)
+        try:
+            result = run_with_progress(job, args.quiet, unit="tile" if client is None
+                                       else "image")
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: finished images are in {args.out}", file=sys.stderr)
+            return 130
+    rows, failures, *more = result
+    retried = more[0] if more else []
     _print_table([(name, "image", summary, size) for name, summary, size, *_ in rows])
     for name, _, _, quality, notes in rows:
         for note in notes:
             print(f"{name}: {note}", file=sys.stderr)
         if quality and quality.get("warnings"):
             print(f"warning: {name}: " + "; ".join(quality["warnings"]), file=sys.stderr)
+    if retried:
+        print(f"done again after their worker died: {', '.join(retried)}", file=sys.stderr)
     print(f"wrote {len(rows)} segmentation(s) to {args.out}", file=sys.stderr)
     return report_failures("segment", failures, len(inputs), "image(s)")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import run_with_progress, size_arg
+from . import add_cluster_options, cluster_from, describe_cluster, run_with_progress, size_arg
 
 
 def add_to(sub) -> None:
@@ -45,6 +45,7 @@ def add_to(sub) -> None:
                    help="structures grown at once (default: 1 on CPU, 16 on GPU)")
     p.add_argument("--no-compile", action="store_true",
                    help="skip torch.compile (slower, but needs no C compiler)")
+    add_cluster_options(p, "structures (one task each)")
     p.add_argument("--overwrite", action="store_true",
                    help="allow writing into a non-empty folder, replacing an earlier simulation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,20 +65,38 @@ def run(args) -> int:
     ).validate()
     if args.snapshot_every < 0:
         raise ValueError("--snapshot-every must not be negative")
-    device = pick_device(args.device)
-    job = simulate_dataset(
-        params, args.count, args.out, seed=args.seed, device=device,
-        compile=False if args.no_compile else None, batch_size=args.batch_size,
-        snapshot_every=args.snapshot_every, overwrite=args.overwrite,
-    )
-    print(f"labourfree simulate: {args.count} x {params.height}x{params.width} px, "
-          f"{params.grains} grains, {params.steps} steps on {device}", file=sys.stderr)
-    try:
-        meta = run_with_progress(job, args.quiet)
-    except KeyboardInterrupt:
-        done = _completed(args.out)
-        print(f"\ninterrupted: {done} complete structure(s) kept in {args.out}", file=sys.stderr)
-        return 130
+    if args.batch_size is not None and (args.workers is not None or args.scheduler):
+        raise ValueError("--batch-size is for the in-process run; with --workers or "
+                         "--scheduler every structure is its own task")
+    with cluster_from(args) as client:
+        if client is None:
+            device = pick_device(args.device)
+            job = simulate_dataset(
+                params, args.count, args.out, seed=args.seed, device=device,
+                compile=False if args.no_compile else None, batch_size=args.batch_size,
+                snapshot_every=args.snapshot_every, overwrite=args.overwrite,
+            )
+        else:
+            from ..scaleout.simulate import simulate_dataset_on
+
+            device = describe_cluster(client)
+            job = simulate_dataset_on(
+                client, params, args.count, args.out, seed=args.seed, device=args.device,
+                compile=False if args.no_compile else None,
+                snapshot_every=args.snapshot_every, overwrite=args.overwrite)
+        print(f"labourfree simulate: {args.count} x {params.height}x{params.width} px, "
+              f"{params.grains} grains, {params.steps} steps on {device}", file=sys.stderr)
+        try:
+            meta = run_with_progress(job, args.quiet,
+                                     unit="step" if client is None else "structure")
+        except KeyboardInterrupt:
+            done = _completed(args.out)
+            print(f"\ninterrupted: {done} complete structure(s) kept in {args.out}",
+                  file=sys.stderr)
+            return 130
+    if meta.get("retried"):
+        print(f"grown again after their worker died: structures {meta['retried']}",
+              file=sys.stderr)
     grains = [s["grains_final"] for s in meta["structures"]]
     print(f"wrote {meta['completed']} structures to {args.out} "
           f"(grains per structure: {min(grains)}-{max(grains)})", file=sys.stderr)

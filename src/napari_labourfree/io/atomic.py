@@ -39,8 +39,13 @@ def all_or_none(paths):
     try:
         yield
     except BaseException:
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
+        for path in map(Path, paths):
+            if path.is_dir():  # a zarr store
+                import shutil
+
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise
 
 

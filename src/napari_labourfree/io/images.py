@@ -196,22 +196,29 @@ def _zeiss(tif) -> PixelSize | None:
     return None
 
 
-def list_images(paths) -> list[Path]:
+def list_images(paths, zarr: bool = False) -> list[Path]:
     """Image files named directly or found (not recursively) in the folders given, in order.
 
+    ``zarr``: zarr stores (``io.lazy.is_zarr``) count as images too, named or found.
     Raises FileNotFoundError for a missing path and ValueError when nothing is found.
     """
+    from .lazy import is_zarr
+
     found: list[Path] = []
     for path in map(Path, paths):
-        if path.is_dir():
+        if zarr and is_zarr(path):
+            found.append(path)
+        elif path.is_dir():
             found += sorted(p for p in path.iterdir()
-                            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                            if ((p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+                                or (zarr and is_zarr(p)))
                             and not p.name.startswith("."))
         elif path.is_file():
             found.append(path)
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     if not found:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in "
+        kinds = ", ".join(IMAGE_SUFFIXES + ((".zarr",) if zarr else ()))
+        raise ValueError(f"no images ({kinds}) in "
                          f"{', '.join(str(p) for p in paths)}")
     return found

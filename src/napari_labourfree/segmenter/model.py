@@ -155,35 +155,14 @@ class Segmenter:
         With ``grain_size='auto'`` the model looks at the image at a few scales first and
         rescales it so the grains match the sizes it was trained on.
         """
-        options = (options or SegmentOptions()).with_(**changes)
-        if options.instances == "watershed" and not self.has_distance:
-            raise ValueError("this model has no distance map; use instances='components'")
-        options = options.with_(threshold=options.threshold or self.threshold)
-        if options.min_evidence is None:
-            options = options.with_(min_evidence=options.threshold / 2)
+        options = self.resolved((options or SegmentOptions()).with_(**changes))
         x = to_network(self.network_input(image), self.normalisation)
         run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
         choice, found, full_scale = yield from self._choose_scale(x, options, run)
         shape = x.shape[-2:]
         choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
                                                             (shape[0] * shape[1]))))
-        if choice.scale in found:
-            maps = found[choice.scale]
-        else:
-            maps = yield from self.maps(self._rescaled(x, choice.scale), tta=options.tta, **run)
-        if options.tta and choice.scale in found:  # the search ran without flips
-            maps = yield from self.maps(self._rescaled(x, choice.scale), tta=True, **run)
-        # quality is judged at the network's scale, where its lines have their own width
-        at_network = maps[0]
-        if choice.scale < 1 and len(maps) > 1:
-            # Coarse to fine: grain cores from the reduced view, where whole grains fit the
-            # network; boundary probability from full resolution, where lines are sharp.
-            fine = found.get(1.0)
-            if fine is None or options.tta:
-                fine = yield from self.maps(x, tta=options.tta, **run)
-            maps = np.stack([fine[0], resize(maps[1], shape)])
-        if maps.shape[-2:] != shape:
-            maps = np.clip(resize(maps, shape), 0, 1)
+        maps, at_network = yield from self.maps_at(x, choice.scale, options, found)
         if choice.scale == 1 and full_scale is not None and not options.tta:
             labels, boundaries, method = full_scale  # found while estimating the size
         else:
@@ -194,6 +173,42 @@ class Segmenter:
                                                  choice, self.grain_range)}
         distance = maps[1] if len(maps) > 1 else None
         return Segmentation(maps[0], boundaries, labels, distance, quality, options)
+
+    def resolved(self, options: SegmentOptions) -> SegmentOptions:
+        """``options`` with this model's threshold and evidence filled in where not set."""
+        if options.instances == "watershed" and not self.has_distance:
+            raise ValueError("this model has no distance map; use instances='components'")
+        options = options.with_(threshold=options.threshold or self.threshold)
+        if options.min_evidence is None:
+            options = options.with_(min_evidence=options.threshold / 2)
+        return options
+
+    def maps_at(self, x: np.ndarray, scale: float, options: SegmentOptions,
+                found: dict | None = None) -> Job[tuple[np.ndarray, np.ndarray]]:
+        """Job: the maps of network input ``x`` looked at with its grains ``scale`` times
+        enlarged, at ``x``'s size; and the boundary probability at the network's scale
+        (where quality is judged: there its lines have their own width).
+
+        ``found``: {scale: maps} computed already (without flips) while choosing the scale.
+        """
+        found = found or {}
+        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True}
+        shape = x.shape[-2:]
+        if scale in found and not options.tta:  # the search ran without flips
+            maps = found[scale]
+        else:
+            maps = yield from self.maps(self._rescaled(x, scale), tta=options.tta, **run)
+        at_network = maps[0]
+        if scale < 1 and len(maps) > 1:
+            # Coarse to fine: grain cores from the reduced view, where whole grains fit the
+            # network; boundary probability from full resolution, where lines are sharp.
+            fine = found.get(1.0)
+            if fine is None or options.tta:
+                fine = yield from self.maps(x, tta=options.tta, **run)
+            maps = np.stack([fine[0], resize(maps[1], shape)])
+        if maps.shape[-2:] != shape:
+            maps = np.clip(resize(maps, shape), 0, 1)
+        return maps, at_network
 
     def _rescaled(self, x: np.ndarray, scale: float) -> np.ndarray:
         if scale == 1:
