@@ -350,3 +350,32 @@ def test_napari_opens_ome_zarr_lazily_and_segments_it(make_napari_viewer, qtbot,
     assert grains.data.shape == crop.shape and grains.data.max() > 10
     assert grains.metadata["pixel_size"]["unit"] == "um"
     assert not errors
+
+
+def test_closing_a_cluster_run_keeps_only_complete_outputs(micrographs, tmp_path, client):
+    """Ctrl-C / Cancel after the first image: what had not started is cancelled, what was
+    running finishes whole, and no partial set or temporary file is left."""
+    from napari_labourfree.scaleout.segment import segment_files_on
+    from napari_labourfree.segmenter.batch import output_names
+    from napari_labourfree.segmenter.default import resolve_weights
+
+    paths = sorted(micrographs.glob("*.tif"))
+    copies = tmp_path / "in"
+    copies.mkdir()
+    for k in range(8):  # more images than workers, so some are still waiting
+        (copies / f"c{k}.tif").write_bytes(paths[k % len(paths)].read_bytes())
+    out = tmp_path / "out"
+    job = segment_files_on(client, resolve_weights("default"), "cpu",
+                           sorted(copies.iterdir()), out)
+    first = next(job)
+    assert first.step == 1
+    job.close()
+    assert not client.processing() or not any(client.processing().values())
+    done = 0
+    for k in range(8):
+        present = [(out / n).exists() for n in output_names(f"c{k}")]
+        assert all(present) or not any(present), f"c{k}: a partial set"
+        done += all(present)
+    assert 1 <= done < 8
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert not (out / ".labourfree.lock").exists()
