@@ -6,8 +6,8 @@
 1. ``--images`` micrographs of ``--size`` px (phase-field-free Voronoi grains painted by the
    appearance engine, 2000 grains per Mpx), segmented with the built-in default model:
    in this process (torch on every core), then on local clusters of each ``--workers``
-   count. Prints seconds, images per second and the scaling efficiency (serial time /
-   (workers x their time)); start-up (cluster, torch import, model load on every worker;
+   count. Prints seconds, images per second, the speed-up over the serial run and the
+   scaling efficiency (one worker's time / (workers x their time)); start-up (cluster, torch import, model load on every worker;
    for the serial run: model load and one warm-up image) is shown apart.
 2. One ``--big`` x ``--big`` px zarr image, segmented by ``labourfree segment`` in a
    child process (2048 px windows): seconds, Mpx/s and the child's peak resident memory.
@@ -66,7 +66,7 @@ def batch(args, folder: Path) -> None:
     paths = sorted(images.iterdir())
     weights = resolve_weights("default")
     print(f"# {args.images} images of {args.size}x{args.size} px, built-in default model")
-    print("run            start-up   seconds   images/s   efficiency")
+    print("run            start-up   seconds   images/s   vs serial   efficiency")
 
     start = time.perf_counter()
     model = Segmenter.load(weights)
@@ -75,7 +75,8 @@ def batch(args, folder: Path) -> None:
     start = time.perf_counter()
     run_job(segment_files(model, paths, folder / "serial", weights_name=str(weights)))
     serial = time.perf_counter() - start
-    print(f"serial        {started:7.1f} s {serial:8.1f}   {len(paths) / serial:8.3f}      -")
+    print(f"serial        {started:7.1f} s {serial:8.1f}   {len(paths) / serial:8.3f}")
+    one = None
     for n in args.workers:
         start = time.perf_counter()
         with open_client(workers=n) as client:
@@ -89,8 +90,10 @@ def batch(args, folder: Path) -> None:
         assert not failures, failures
         same = all((folder / f"workers{n}" / f"{p.stem}_labels.tif").read_bytes()
                    == (folder / "serial" / f"{p.stem}_labels.tif").read_bytes() for p in paths)
+        one = took * n if n == 1 else one
+        efficiency = f"{one / (took * n):10.2f}" if one else "         -"
         print(f"{n} worker(s)   {started:7.1f} s {took:8.1f}   {len(paths) / took:8.3f}   "
-              f"{serial / (took * n):8.2f}   labels identical to serial: {same}")
+              f"{serial / took:8.2f}x {efficiency}   labels identical to serial: {same}")
 
 
 def big(args, folder: Path) -> None:

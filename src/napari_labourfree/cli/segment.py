@@ -101,7 +101,7 @@ def run(args) -> int:
     from ..devices import pick_device
     from ..io.folders import check_apart, check_unique_stems
     from ..io.images import list_images
-    from ..segmenter.batch import outputs_of, segment_files
+    from ..segmenter.batch import by_windows, outputs_of, segment_files
     from ..segmenter.default import resolve_weights
     from ..segmenter.model import Segmenter
     from . import describe_cluster
@@ -120,6 +120,9 @@ def run(args) -> int:
     else:
         inputs = list_images(args.images, zarr=True)
     check_unique_stems(inputs)
+    if args.close_gaps and any(by_windows(p, args.chunk) for p in inputs):
+        raise ValueError("--close-gaps is not available for images segmented window by "
+                         "window (zarr, TIFFs over 8192x8192 px, or --chunk)")
     refuse_existing([args.out / n for p in inputs
                      for n in outputs_of(p, args.save_probability, args.chunk)], args.overwrite)
     user_size = user_pixel_size(args)
