@@ -273,6 +273,26 @@ def test_a_zarr_image_is_segmented_window_by_window(big, tmp_path):
     assert main(["segment", str(path), "--out", str(one), "--chunk", "1024", "--quiet"]) == 0
     whole_window = np.asarray(zarr.open_array(str(one / "big_labels.zarr"), mode="r")[:])
     assert adjusted_rand_score(memory.labels.ravel(), whole_window.ravel()) == 1.0
+    lines = np.asarray(zarr.open_array(str(one / "big_boundaries.zarr"), mode="r")[:])
+    np.testing.assert_array_equal(lines > 0, memory.boundaries)
+    # with windows, the lines come from the joined labels: they run along window edges
+    lines = np.asarray(zarr.open_array(str(out / "big_boundaries.zarr"), mode="r")[:]) > 0
+    from napari_labourfree.analysis.instances import boundaries_from_labels
+
+    np.testing.assert_array_equal(lines, boundaries_from_labels(labels))
+
+
+def test_chunk_works_on_any_image_file(big, tmp_path):
+    import imageio.v3 as iio
+    import zarr
+
+    _, image = big
+    iio.imwrite(tmp_path / "small.png", image[:300, :300])
+    out = tmp_path / "out"
+    assert main(["segment", str(tmp_path / "small.png"), "--out", str(out), "--chunk", "256",
+                 "--quiet"]) == 0
+    labels = zarr.open_array(str(out / "small_labels.zarr"), mode="r")
+    assert labels.shape == (300, 300) and int(np.asarray(labels[:]).max()) > 10
 
 
 def test_ome_zarr_and_tiled_tiff_open_lazily(big, tmp_path):
@@ -379,3 +399,20 @@ def test_closing_a_cluster_run_keeps_only_complete_outputs(micrographs, tmp_path
     assert 1 <= done < 8
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
     assert not (out / ".labourfree.lock").exists()
+
+
+def test_temporary_files_of_a_dead_worker_are_swept_and_nothing_else(tmp_path):
+    from napari_labourfree.scaleout.segment import remove_incomplete, remove_temporary
+    from napari_labourfree.segmenter.batch import output_names
+
+    sets = [output_names("m0"), output_names("m1")]
+    (tmp_path / ".m0_labels.tif.x1y2z3.part").write_bytes(b"half")
+    (tmp_path / ".m0-ab_12cd9").mkdir()  # a window-by-window work folder (mkdtemp)
+    (tmp_path / ".m0-notes").mkdir()     # the user's own
+    (tmp_path / "m1_labels.tif").write_bytes(b"only one of five")
+    for name in output_names("m0"):
+        (tmp_path / name).write_bytes(b"complete set")
+    remove_incomplete(tmp_path, sets)
+    remove_temporary(tmp_path, sets)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([".m0-notes", *output_names("m0")])

@@ -253,8 +253,10 @@ def measure_chunked(labels, chunk: int, pixel_size: PixelSize | None = None
     for n, (y, x) in enumerate(starts):
         window = np.asarray(labels[y:min(y + chunk + 1, h), x:min(x + chunk + 1, w)])
         core = window[:min(chunk, h - y), :min(chunk, w - x)]
-        props = measure.regionprops_table(core.astype(np.int64, copy=False),
-                                          properties=("label", "bbox"))
+        # ids of a whole image run high: number this window's 1..n for regionprops
+        local, _, inverse = segmentation.relabel_sequential(core)
+        props = measure.regionprops_table(local, properties=("label", "bbox"))
+        props["label"] = np.asarray(inverse)[props["label"]]
         for k, y0, x0, y1, x1 in zip(props["label"], props["bbox-0"], props["bbox-1"],
                                      props["bbox-2"], props["bbox-3"]):
             box = boxes.setdefault(int(k), [h, w, 0, 0])

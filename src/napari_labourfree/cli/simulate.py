@@ -97,10 +97,13 @@ def run(args) -> int:
     if meta.get("retried"):
         print(f"grown again after their worker died: structures {meta['retried']}",
               file=sys.stderr)
-    grains = [s["grains_final"] for s in meta["structures"]]
+    for failure in meta.get("failed", []):
+        print(f"labourfree simulate: error: structure {failure['index']}: "
+              f"{failure['error']}", file=sys.stderr)
+    grains = [s["grains_final"] for s in meta["structures"]] or [0]
     print(f"wrote {meta['completed']} structures to {args.out} "
           f"(grains per structure: {min(grains)}-{max(grains)})", file=sys.stderr)
-    return 0
+    return 1 if meta.get("failed") else 0
 
 
 def _completed(out: Path) -> int:

@@ -71,7 +71,8 @@ class LazyImage:
 
 
 def open_lazy(path: Path | str) -> LazyImage:
-    """Open a zarr array, an OME-Zarr image or a TIFF without reading its pixels.
+    """Open a zarr array, an OME-Zarr image or a TIFF without reading its pixels (other
+    image files are read whole, as they have no way to read a window).
 
     Raises FileNotFoundError or ValueError naming the file and what is wrong with it.
     """
@@ -93,6 +94,13 @@ def open_lazy(path: Path | str) -> LazyImage:
         except (tifffile.TiffFileError, ValueError, KeyError, IndexError) as err:
             raise ValueError(f"{path.name}: not a readable TIFF ({err})") from None
         return _checked(LazyImage(array, path, axes, size))
+    if not path.is_dir():  # PNG, JPEG, BMP: no window-wise reader, so read it whole
+        from .images import read_image
+
+        loaded = read_image(path, grey=False, colour=True)
+        axes = "yxc" if loaded.data.ndim == 3 else "yx"
+        return _checked(LazyImage(loaded.data, path, axes, loaded.pixel_size,
+                                  notes=loaded.notes))
     if not is_zarr(path):
         raise ValueError(f"{path.name}: not a zarr store (no zarr.json, .zarray or .zgroup)")
     try:

@@ -74,15 +74,19 @@ def retried(client, topic: str) -> list:
     return sorted(item for item, n in starts.items() if n > 1)
 
 
-def wait_idle(client, timeout: float = 600.0) -> None:
-    """Wait until no worker is running a task (cancelled tasks run on until they return:
-    Python threads cannot be stopped from outside)."""
+def wait_idle(client, prefix: str, timeout: float = 600.0) -> bool:
+    """Wait until no worker runs a task whose key starts with ``prefix`` (cancelled tasks
+    run on until they return: Python threads cannot be stopped from outside). Other
+    users' tasks on a shared cluster do not count. True when none is left."""
     import time
 
     end = time.monotonic() + timeout
-    while time.monotonic() < end and any(client.run(_executing).values()):
+    while time.monotonic() < end:
+        if not any(client.run(_executing, prefix).values()):
+            return True
         time.sleep(0.2)
+    return False
 
 
-def _executing(dask_worker=None) -> int:
-    return len(dask_worker.state.executing)
+def _executing(prefix: str, dask_worker=None) -> int:
+    return sum(str(ts.key).startswith(prefix) for ts in dask_worker.state.executing)

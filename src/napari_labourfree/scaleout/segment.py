@@ -19,11 +19,13 @@ from .cluster import new_topic, report_start, retried, wait_idle
 
 @functools.lru_cache(maxsize=2)
 def worker_segmenter(weights: str, device: str):
-    """The model, loaded once per worker process (and per weights file and device)."""
+    """The model, loaded once per worker process (and per weights file and device).
+    'default' is the built-in model as installed on the worker, wherever that is."""
     from ..devices import pick_device
+    from ..segmenter.default import resolve_weights
     from ..segmenter.model import Segmenter
 
-    return Segmenter.load(weights, pick_device(device))
+    return Segmenter.load(resolve_weights(weights), pick_device(device))
 
 
 def segment_one_task(weights: str, device: str, path: Path, out: Path, index: int,
@@ -42,7 +44,7 @@ def segment_one_task(weights: str, device: str, path: Path, out: Path, index: in
         return "failed", (path.name, str(err))
 
 
-def segment_files_on(client, weights: Path, device: str, paths: list[Path], out: Path, *,
+def segment_files_on(client, weights: Path | str, device: str, paths: list[Path], out: Path, *,
                      options=None, pixel_size=None, include_border: bool = False,
                      save_probability: bool = False, weights_name: str = "",
                      chunk: int | None = None) -> Job[tuple[list, list, list]]:
@@ -64,8 +66,19 @@ def segment_files_on(client, weights: Path, device: str, paths: list[Path], out:
     kwargs = {"options": options, "pixel_size": pixel_size, "include_border": include_border,
               "save_probability": save_probability, "weights_name": weights_name,
               "chunk": chunk}
-    return locked(_job(client, str(Path(weights).absolute()), str(device), paths, out, kwargs,
-                       chunk), lock)
+    # the built-in model by name: a remote worker has it at its own install path
+    weights = "default" if _is_builtin(weights) else str(Path(weights).absolute())
+    return locked(_job(client, weights, str(device), paths, out, kwargs, chunk), lock)
+
+
+def _is_builtin(weights) -> bool:
+    from ..segmenter.default import resolve_weights
+
+    try:
+        return str(weights) == "default" or Path(weights).resolve() == \
+            resolve_weights("default").resolve()
+    except (FileNotFoundError, ValueError):
+        return False
 
 
 def _job(client, weights, device, paths, out, kwargs, chunk):
@@ -95,17 +108,20 @@ def _job(client, weights, device, paths, out, kwargs, chunk):
         unfinished = [i for i in range(len(paths)) if i not in done]
         if unfinished:
             client.cancel([futures[i] for i in unfinished])
-            wait_idle(client)  # a cancelled task runs on until its image is written
-        remove_incomplete(out, [outputs_of(paths[i], kwargs["save_probability"], chunk)
-                                for i in unfinished])
+            wait_idle(client, topic)  # a cancelled task runs on until its image is written
+        sets = [outputs_of(p, kwargs["save_probability"], chunk) for p in paths]
+        # incomplete sets of what did not finish; temporary files of everything (a worker
+        # that died under an image left them, even when another then did it)
+        remove_incomplete(out, [sets[i] for i in unfinished])
+        remove_temporary(out, sets)
     rows = [done[i][1] for i in sorted(done) if done[i][0] == "done"]
     failures = [done[i][1] for i in sorted(done) if done[i][0] == "failed"]
-    return rows, failures, [paths[i].name for i in again]
+    return rows, failures, [paths[i].name for i in again if done[i][0] == "done"]
 
 
 def remove_incomplete(out: Path, sets: list[list[str]]) -> None:
-    """Remove output sets that a stopped worker left part-written, and its temporary
-    files; a set whose files all exist is complete (each file is renamed into place)."""
+    """Remove output sets that a stopped worker left part-written; a set whose files all
+    exist is complete (each file is renamed into place)."""
     import shutil
 
     for names in sets:
@@ -113,12 +129,22 @@ def remove_incomplete(out: Path, sets: list[list[str]]) -> None:
         if len(present) < len(names):
             for path in present:
                 shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def remove_temporary(out: Path, sets: list[list[str]]) -> None:
+    """Remove the temporary files (and window-by-window work folders) of these outputs."""
+    import glob
+    import re
+    import shutil
+
+    for names in sets:
         for name in names:
-            for tmp in out.glob(f".{name}.*.part"):
+            for tmp in out.glob(f".{glob.escape(name)}.*.part"):
                 tmp.unlink(missing_ok=True)
         stem = names[0].rsplit("_boundaries.", 1)[0]
-        for work in out.glob(f".{stem}-*"):  # a window-by-window image's work folder
-            shutil.rmtree(work, ignore_errors=True)
+        for work in out.glob(f".{glob.escape(stem)}-*"):
+            if work.is_dir() and re.fullmatch(r"\w{8}", work.name[len(stem) + 2:]):  # mkdtemp
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def _describe(err: BaseException) -> str:

@@ -55,30 +55,44 @@ def _job(client, params, count, out, seed, device, compile, snapshot_every):
     futures = [client.submit(grow_one_task, params.to_dict(), seed, i, out, device, compile,
                              snapshot_every, topic, key=f"{topic}-{i}", pure=False)
                for i in range(count)]
-    finished = set()
+    finished, failed = set(), []
     try:
         for n, future in enumerate(as_completed(futures), 1):
-            entry = future.result()
+            index = int(future.key.rsplit("-", 1)[1])
+            try:
+                entry = future.result()
+            except Exception as err:  # its workers kept dying, or the structure failed
+                if isinstance(err, OSError):
+                    raise  # a full disk stops the run
+                failed.append(index)
+                meta.setdefault("failed", []).append(
+                    {"index": index, "error": f"{type(err).__name__}: {err}"})
+                yield Progress(n, count, f"structure {index + 1} failed")
+                continue
             finished.add(entry["index"])
             record(meta, [entry], out)
             yield Progress(n, count, f"structure {entry['index'] + 1}: {n}/{count} done")
-        again = retried(client, topic)
+        again = [i for i in retried(client, topic) if i in finished]
     finally:
-        if len(finished) < count:
+        if len(finished) + len(failed) < count:
             client.cancel([f for i, f in enumerate(futures) if i not in finished])
-            wait_idle(client)
-            _remove_unrecorded(out, finished)
-    if again:
-        meta["retried"] = again
+            wait_idle(client, topic)
+        _remove_unrecorded(out, finished)
+    if again or failed:
+        if again:
+            meta["retried"] = again
         write_text(out / "meta.json", json.dumps(meta, indent=2))
     return meta
 
 
 def _remove_unrecorded(out: Path, finished: set[int]) -> None:
     """Files of structures meta.json does not list (a cancelled task may still have
-    written them, or a stopped worker part of them), so the folder matches meta.json."""
+    written them, or a stopped worker part of them), and temporary files, so the folder
+    matches meta.json."""
+    import re
+
     for sub in ("images", "masks", "labels", "snapshots"):
         for path in (out / sub).glob("*structure_*"):
-            digits = path.name.split("structure_")[1][:4]
-            if path.name.startswith(".") or not digits.isdigit() or int(digits) not in finished:
+            index = re.match(r"\.?structure_(\d+)", path.name)
+            if path.name.startswith(".") or index is None or int(index[1]) not in finished:
                 path.unlink(missing_ok=True)

@@ -99,7 +99,7 @@ def segment_chunked(model, image, work: Path, options: SegmentOptions | None = N
     room = min(max(64, math.ceil(2.5 * diameter) if diameter else 256), max(h, w))
     windows = [(y, min(y + chunk, h), x, min(x + chunk, w))
                for y in range(0, h, chunk) for x in range(0, w, chunk)]
-    steps = 3 * len(windows) + 1
+    steps = 5 * len(windows) + 1
     chunks = (min(chunk, h), min(chunk, w))
 
     with tempfile.TemporaryDirectory(dir=work, prefix=".labourfree-") as tmp:
@@ -126,17 +126,30 @@ def segment_chunked(model, image, work: Path, options: SegmentOptions | None = N
             window = tuple(slice(a, b) for a, b in ((ext[0], ext[1]), (ext[2], ext[3])))
             grown, lines = _grow(method, seeds[window], [m[window] for m in maps], options)
             labels[y0:y1, x0:x1] = grown[core]
-            boundaries[y0:y1, x0:x1] = lines[core].astype(np.uint8) * 255
+            if lines is not None:  # boundaries as thresholded, not from the grains
+                boundaries[y0:y1, x0:x1] = lines[core].astype(np.uint8) * 255
             if probability is not None:
                 probability[y0:y1, x0:x1] = maps[0][y0:y1, x0:x1]
             yield Progress(len(windows) + 1 + n, steps,
                            f"grains in window {n + 1}/{len(windows)}")
+        if method == "watershed":
+            # the lines between grains, drawn from the joined labels (one pixel of the
+            # neighbours' grains is enough), so that they also run along window edges
+            from ..analysis.instances import boundaries_from_labels
+
+            for n, (y0, y1, x0, x1) in enumerate(windows):
+                ext, core = _extended((y0, y1, x0, x1), 1, (h, w))
+                joined = np.asarray(labels[ext[0]:ext[1], ext[2]:ext[3]])
+                lines = boundaries_from_labels(joined) & (joined > 0)
+                boundaries[y0:y1, x0:x1] = lines[core].astype(np.uint8) * 255
+                yield Progress(2 * len(windows) + 1 + n, steps,
+                               f"boundaries in window {n + 1}/{len(windows)}")
 
     from ..analysis.statistics import measure_chunked
 
     table, parts = yield from relay(
         measure_chunked(labels, chunk, pixel_size),
-        lambda e: Progress(2 * len(windows) + 1 + e.step, steps, e.message))
+        lambda e: Progress(3 * len(windows) + 1 + e.step, steps, e.message))
     return ChunkedResult(labels, boundaries, table, parts, options, scale, probability)
 
 
@@ -183,30 +196,24 @@ def _global_seeds(maps, options: SegmentOptions, path: Path):
 
 
 def _grow(method: str, seeds: np.ndarray, maps: list[np.ndarray], options: SegmentOptions):
-    """Grains of one window (with its margin) from global ids: (labels, boundaries)."""
+    """Grains of one window (with its margin) from global ids: (labels, thresholded
+    boundaries, or None where they are drawn later from the joined labels)."""
     from skimage import segmentation
 
-    from ..analysis.instances import (
-        _remove_small,
-        boundaries_from_labels,
-        fill_unlabelled,
-        merge_weak_boundaries,
-    )
+    from ..analysis.instances import _remove_small, fill_unlabelled, merge_weak_boundaries
 
     local, _, inverse = segmentation.relabel_sequential(seeds)
     if method == "watershed":
         probability, distance = maps
-        if local.max() == 0:
-            empty = np.zeros(seeds.shape, np.uint32)
-            return empty, np.ones(seeds.shape, bool)
+        if local.max() == 0:  # no grain core near: nothing found here
+            return np.zeros(seeds.shape, np.uint32), None
         grown = segmentation.watershed(probability - distance, local)
         if options.min_evidence:
             grown = merge_weak_boundaries(grown, probability, options.min_evidence,
                                           keep_ids=True)
         if options.min_area > 1:
             grown = fill_unlabelled(_remove_small(grown, options.min_area))
-        grown = np.asarray(inverse)[grown].astype(np.uint32)
-        return grown, boundaries_from_labels(grown)
+        return np.asarray(inverse)[grown].astype(np.uint32), None
     lines = maps[0] > options.threshold
     grown = fill_unlabelled(_remove_small(local, options.min_area) if options.min_area > 1
                             else local)
