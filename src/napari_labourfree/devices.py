@@ -34,11 +34,14 @@ def pick_device(name: str | None = "auto") -> torch.device:
     return device
 
 
-def autocast(device: torch.device):
-    """Mixed precision on CUDA (bfloat16, no loss scaling needed); full float32 elsewhere."""
+def autocast(device: torch.device, precision: str = "float32"):
+    """Mixed precision on CUDA (bfloat16, no loss scaling needed); on a CPU float32, or
+    bfloat16 autocast when ``precision`` asks for it; full float32 elsewhere."""
     import contextlib
 
     device = torch.device(device)
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device.type == "cpu" and precision == "bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -74,6 +74,9 @@ class SegmentWidget(JobWidget):
                                     tooltip="with 'components': split grains joined through "
                                     "gaps in the boundaries (0 = off)")
         w_tta = CheckBox(value=False, text="average 8 flips/turns (slower)")
+        w_fast = CheckBox(value=False, text="bfloat16 on the CPU (faster, approximate)",
+                          tooltip="about 2.6x faster network on CPUs with AVX-512 BF16; a "
+                          "few grains in a thousand come out differently")
         w_pixel_size = LineEdit(value="", label="pixel size",
                                 tooltip="side of one pixel, e.g. 0.2252; used when the layer "
                                 "has no scale in length units and its file has none (empty = "
@@ -95,7 +98,7 @@ class SegmentWidget(JobWidget):
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["run", "run_folder"], sections={
             "Options": ["grain_size", "instances", "threshold", "min_area", "close_gaps",
-                        "tta", "device"],
+                        "tta", "fast", "device"],
             "Pixel size": ["pixel_size", "unit"],
             "A whole folder": ["folder", "results", "replace_results", "run_folder"]})
         if shared.segmenter:
@@ -140,7 +143,7 @@ class SegmentWidget(JobWidget):
             threshold=self.threshold.value or None, min_area=self.min_area.value,
             grain_size=parse_grain_size(self.grain_size.value),
             instances=self.instances.value, close_gaps=self.close_gaps.value,
-            tta=self.tta.value)
+            tta=self.tta.value, precision="bfloat16" if self.fast.value else "float32")
 
     def _model(self):
         from ..segmenter.model import Segmenter

@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..segmenter.options import INSTANCE_METHODS, SegmentOptions, parse_grain_size
+from ..segmenter.options import (
+    INSTANCE_METHODS,
+    PRECISIONS,
+    SegmentOptions,
+    parse_grain_size,
+)
 from . import (
     add_cluster_options,
     cluster_from,
@@ -65,6 +70,10 @@ def add_to(sub) -> None:
                    help="segment window by window in PX-px windows and write zarr, never "
                         "holding the whole image (default: zarr inputs and TIFFs over "
                         "8192x8192 px, in 2048-px windows)")
+    p.add_argument("--precision", choices=PRECISIONS, default=SegmentOptions.precision,
+                   help="the network's arithmetic on a CPU: float32 (default) or bfloat16, "
+                        "about 2.6x faster on CPUs with AVX-512 BF16 but a few grains in a "
+                        "thousand come out differently")
     p.add_argument("--tta", action="store_true", help="average the 8 flips/turns (8x slower)")
     p.add_argument("--save-probability", action="store_true",
                    help="also write <stem>_probability.tif (float32)")
@@ -113,7 +122,8 @@ def run(args) -> int:
     options = SegmentOptions().with_(
         threshold=args.threshold, grain_size=args.grain_size, instances=args.instances,
         seed_threshold=args.seed_threshold, min_area=args.min_area,
-        close_gaps=args.close_gaps, tile=args.tile, overlap=args.overlap, tta=args.tta)
+        close_gaps=args.close_gaps, tile=args.tile, overlap=args.overlap, tta=args.tta,
+        precision=args.precision)
     weights = resolve_weights(args.model)  # before anything is written
     if [str(p) for p in args.images] == ["sample"] and not Path("sample").exists():
         inputs = [_write_sample(args.out, args.overwrite)]

@@ -168,7 +168,8 @@ def _choose_scale(model, source: _Input, shape, options: SegmentOptions):
     vh, vw = min(h, SCALE_VIEW), min(w, SCALE_VIEW)
     y0, x0 = (h - vh) // 2, (w - vw) // 2
     x = source.window(y0, y0 + vh, x0, x0 + vw)
-    run = {"tile": options.tile, "overlap": options.overlap, "normalised": True}
+    run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
+           "precision": options.precision}
     choice, _, _ = yield from relay(model._choose_scale(x, options, run),
                                     lambda e: Progress(0, 1, f"grain size: {e.message}"))
     return choice.scale, choice.grain_size

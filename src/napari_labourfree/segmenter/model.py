@@ -99,14 +99,15 @@ class Segmenter:
 
     def maps(self, image: np.ndarray, *, tile: int = DEFAULT_TILE,
              overlap: int = DEFAULT_OVERLAP, tta: bool = False, normalised: bool = False,
-             batch_size: int | None = None) -> Job[np.ndarray]:
+             batch_size: int | None = None, precision: str = "float32") -> Job[np.ndarray]:
         """Job: the network's outputs after a sigmoid, (C, H, W) float32, tile by tile:
         boundary probability, then the distance map when the model has one.
 
         ``tta``: average over the 8 flips/turns (slower, smoother). ``normalised``: the
         image is already network input in [-1, 1]. ``batch_size``: tiles per forward pass
         (default 1 on a CPU, where batching gains nothing and a progress event per tile
-        lets a cancel answer within a tile; 4 on a GPU).
+        lets a cancel answer within a tile; 4 on a GPU). ``precision``: see
+        :class:`SegmentOptions`.
         """
         if batch_size is None:
             batch_size = 1 if self.device.type == "cpu" else 4
@@ -127,7 +128,7 @@ class Segmenter:
                 b = torch.rot90(b, k, (-2, -1)) if k else b
                 if channels_last:
                     b = b.contiguous(memory_format=torch.channels_last)
-                with autocast(device):
+                with autocast(device, precision):
                     p = torch.sigmoid(net(b).float())
                 p = torch.rot90(p, -k, (-2, -1)) if k else p
                 return p.flip(-1) if flip else p
@@ -157,7 +158,8 @@ class Segmenter:
         """
         options = self.resolved((options or SegmentOptions()).with_(**changes))
         x = to_network(self.network_input(image), self.normalisation)
-        run = dict(tile=options.tile, overlap=options.overlap, normalised=True)
+        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
+               "precision": options.precision}
         choice, found, full_scale = yield from self._choose_scale(x, options, run)
         shape = x.shape[-2:]
         choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
@@ -192,7 +194,8 @@ class Segmenter:
         ``found``: {scale: maps} computed already (without flips) while choosing the scale.
         """
         found = found or {}
-        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True}
+        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
+               "precision": options.precision}
         shape = x.shape[-2:]
         if scale in found and not options.tta:  # the search ran without flips
             maps = found[scale]

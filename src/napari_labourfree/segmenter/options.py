@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from ..settings import require
 
 INSTANCE_METHODS = ("auto", "watershed", "components")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class SegmentOptions:
         to segment at the image's own scale. The image is rescaled so its grains match the
         sizes the model was trained on.
     tile, overlap: tiled inference (px). tta: average the 8 flips/turns.
+    precision: the network's arithmetic on a CPU. 'float32' (default), or 'bfloat16':
+        about 2.6x faster on CPUs with AVX-512 BF16 (or AMX), but the probability moves
+        by up to 0.03 and a few grains in a thousand change, so it is not the default.
+        (On CUDA the network always runs in bfloat16 autocast.)
     """
 
     threshold: float | None = None
@@ -42,6 +47,7 @@ class SegmentOptions:
     tile: int = 512
     overlap: int = 64
     tta: bool = False
+    precision: str = "float32"
 
     def validate(self) -> SegmentOptions:
         t = self.threshold
@@ -67,6 +73,8 @@ class SegmentOptions:
                 f"overlap must be a whole number of px from 0 to under half the tile "
                 f"({self.tile}), not {self.overlap!r}")
         require(isinstance(self.tta, bool), f"tta must be True or False, not {self.tta!r}")
+        require(self.precision in PRECISIONS,
+                f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
         return self
 
     def with_(self, **changes) -> SegmentOptions:
