@@ -20,17 +20,7 @@ import platform
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-
-def best_of(repeat: int, fn):
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
@@ -47,6 +37,7 @@ def main() -> None:
     from napari_labourfree.segmenter.options import SegmentOptions
 
     sys.path.insert(0, str(Path(__file__).parent))
+    from bench_analysis import best_of
     from bench_distributed import micrograph
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
