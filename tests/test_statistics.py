@@ -173,3 +173,28 @@ def test_per_frame_tables_stack_into_one_with_a_frame_column():
         stack_tables([])
     with pytest.raises(ValueError, match="frame 1's grain table has columns"):
         stack_tables([tables[0], grain_table(second, PixelSize(0.5, "um"))])
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint64, np.int32])
+def test_the_vectorised_ellipse_columns_are_regionprops_own(dtype):
+    """Centroid, axes and orientation come from moments summed for all grains at once;
+    they must equal skimage's per-region regionprops (its definitions, its conventions)."""
+    from scipy import ndimage as ndi
+    from skimage import measure
+
+    rng = np.random.default_rng(3)
+    labels = ndi.label(rng.random((300, 260)) > 0.45)[0] % 200  # odd, touching shapes
+    labels = labels.astype(dtype)
+    table = grain_table(labels)
+    props = measure.regionprops_table(labels.astype(np.int64), properties=(
+        "label", "centroid", "axis_major_length", "axis_minor_length", "orientation"))
+    assert table["label"].tolist() == props["label"].tolist()
+    np.testing.assert_allclose(table["centroid_y_px"], props["centroid-0"], atol=1e-9)
+    np.testing.assert_allclose(table["centroid_x_px"], props["centroid-1"], atol=1e-9)
+    np.testing.assert_allclose(table["major_axis_px"], props["axis_major_length"], atol=1e-9)
+    np.testing.assert_allclose(table["minor_axis_px"], props["axis_minor_length"], atol=1e-9)
+    expected = np.degrees(props["orientation"]) + 90.0
+    expected = np.where(expected > 90, expected - 180, expected)
+    round_grains = np.isclose(props["axis_major_length"], props["axis_minor_length"])
+    np.testing.assert_allclose(table["orientation_deg"][~round_grains],
+                               expected[~round_grains], atol=1e-7)
