@@ -33,7 +33,7 @@ def main() -> None:
     from napari_labourfree.normalise import to_network
     from napari_labourfree.segmenter.batch import segment_files
     from napari_labourfree.segmenter.default import resolve_weights
-    from napari_labourfree.segmenter.model import Segmenter
+    from napari_labourfree.segmenter.model import Segmenter, tiling
     from napari_labourfree.segmenter.options import SegmentOptions
 
     sys.path.insert(0, str(Path(__file__).parent))
@@ -70,8 +70,7 @@ def main() -> None:
         print(f"labourfree segment, end to end   {t:7.2f} s   {mpx / t:6.2f} Mpx/s")
 
     x = to_network(model.network_input(image), model.normalisation)
-    run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
-           "precision": options.precision}
+    run = tiling(options)
     t, maps = best_of(args.repeat, lambda: run_job(model.maps(x, **run)))
     print(f"  network, one pass at full scale {t:7.2f} s   {mpx / t:6.2f} Mpx/s")
     resolved = model.resolved(options)

@@ -343,7 +343,7 @@ def measure_chunked(labels, chunk: int, pixel_size: PixelSize | None = None
     jeffries = len(table["label"]) - len(edge) - len(corners) + 0.5 * len(edge) \
         + 0.25 * len(corners)
     return table, {"intercepts": {a: tuple(v) for a, v in sorted(intercepts.items())},
-                   "jeffries": jeffries, "shape": (h, w)}
+                   "jeffries": jeffries}
 
 
 def jeffries_count(labels: np.ndarray) -> float:

@@ -49,10 +49,6 @@ class LazyImage:
     def colour(self) -> bool:
         return "c" in self.axes
 
-    @property
-    def dtype(self) -> np.dtype:
-        return np.dtype(self.array.dtype)
-
     def read(self, y0: int, y1: int, x0: int, x1: int, step: int = 1) -> np.ndarray:
         """The window [y0:y1, x0:x1] (every ``step``-th pixel) as (h, w) or (h, w, 3)."""
         index = tuple(slice(y0, y1, step) if a == "y" else slice(x0, x1, step) if a == "x"

@@ -157,13 +157,12 @@ def segment_one(model, path: Path, out: Path, i: int, total: int, *, options=Non
 def _segment_by_windows(model, path, out, i, total, *, options, pixel_size, include_border,
                         save_probability, weights_name, chunk, shown_path):
     """Job: :func:`segment_one` for an image read and written window by window (zarr)."""
-    import shutil
     import tempfile
 
     from ..analysis.instances import boundaries_from_labels
     from ..analysis.statistics import summary_from
     from ..io.atomic import all_or_none
-    from ..io.lazy import open_lazy
+    from ..io.lazy import open_lazy, replace_dir
     from ..io.pictures import overlay, write_png
     from ..io.tables import write_csv, write_json
     from ..provenance import versions
@@ -189,10 +188,7 @@ def _segment_by_windows(model, path, out, i, total, *, options, pixel_size, incl
         with all_or_none([out / n for n in names]):
             for kind in ("boundaries", "labels") + (("probability",) if save_probability
                                                      else ()):
-                final = out / f"{path.stem}_{kind}.zarr"
-                if final.exists():
-                    shutil.rmtree(final)
-                (work / f"{kind}.zarr").rename(final)
+                replace_dir(work / f"{kind}.zarr", out / f"{path.stem}_{kind}.zarr")
             write_png(f"{stem}_overlay.png", overlay(image.read(0, h, 0, w, step),
                                                      boundaries_from_labels(small)))
             write_csv(f"{stem}_grains.csv", result.table)

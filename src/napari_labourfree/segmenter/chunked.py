@@ -34,6 +34,7 @@ from ..normalise import (
     to_network,
     unit_levels,
 )
+from .model import tiling
 from .options import SegmentOptions
 
 DEFAULT_CHUNK = 2048
@@ -45,7 +46,7 @@ class ChunkedResult:
     labels: object      # zarr array (uint32): grain ids, unique but not consecutive
     boundaries: object  # zarr array (uint8): 255 on the lines between grains
     table: dict         # grain table (see analysis.statistics.grain_table)
-    summary_parts: dict  # intercepts, Jeffries count, shape: for grain_summary_from
+    summary_parts: dict  # intercepts and Jeffries count, for statistics.summary_from
     options: SegmentOptions
     scale: float
     probability: object = None  # zarr float32, when asked for
@@ -168,9 +169,7 @@ def _choose_scale(model, source: _Input, shape, options: SegmentOptions):
     vh, vw = min(h, SCALE_VIEW), min(w, SCALE_VIEW)
     y0, x0 = (h - vh) // 2, (w - vw) // 2
     x = source.window(y0, y0 + vh, x0, x0 + vw)
-    run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
-           "precision": options.precision}
-    choice, _, _ = yield from relay(model._choose_scale(x, options, run),
+    choice, _, _ = yield from relay(model._choose_scale(x, options, tiling(options)),
                                     lambda e: Progress(0, 1, f"grain size: {e.message}"))
     return choice.scale, choice.grain_size
 

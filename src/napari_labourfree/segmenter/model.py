@@ -158,8 +158,7 @@ class Segmenter:
         """
         options = self.resolved((options or SegmentOptions()).with_(**changes))
         x = to_network(self.network_input(image), self.normalisation)
-        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
-               "precision": options.precision}
+        run = tiling(options)
         choice, found, full_scale = yield from self._choose_scale(x, options, run)
         shape = x.shape[-2:]
         choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
@@ -194,8 +193,7 @@ class Segmenter:
         ``found``: {scale: maps} computed already (without flips) while choosing the scale.
         """
         found = found or {}
-        run = {"tile": options.tile, "overlap": options.overlap, "normalised": True,
-               "precision": options.precision}
+        run = tiling(options)
         shape = x.shape[-2:]
         if scale in found and not options.tta:  # the search ran without flips
             maps = found[scale]
@@ -282,6 +280,12 @@ class Segmenter:
         labels = grains_from_boundaries(boundaries, min_area=options.min_area,
                                         close_gaps=options.close_gaps, fill_boundaries=True)
         return labels, boundaries, "components"
+
+
+def tiling(options: SegmentOptions) -> dict:
+    """The :meth:`Segmenter.maps` arguments ``options`` set, for normalised input."""
+    return {"tile": options.tile, "overlap": options.overlap, "normalised": True,
+            "precision": options.precision}
 
 
 def _unsure(choice: ScaleChoice, grain_range: tuple[float, float]) -> bool:
