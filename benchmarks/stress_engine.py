@@ -36,6 +36,17 @@ ROWS = {
     "JPEG quality 5": ({"p_jpeg": 1, "jpeg_quality": (5, 5)}, 40),
     "strong texture 0.3": ({"p_texture": 1, "texture": (0.3, 0.3)}, 40),
     "all twins": ({"p_twins": 1, "twin_fraction": (1, 1)}, 60),
+    # past the widened ranges of the third default (lines <= 16 px, particles <= 8 %,
+    # scratch half-width <= 4 px, noise sd <= 0.18), and the mixes real images show
+    "lines 22 px wide": ({"line_width": (22, 22)}, 100),
+    "particles 12 % of area": ({"p_boundary_particles": 1, "p_interior_particles": 1,
+                                "particle_fraction": (0.12, 0.12)}, 40),
+    "bright lines, particles 5 % on them": ({"polarity": (0, 1, 0), "p_boundary_particles": 1,
+                                             "particle_fraction": (0.05, 0.05),
+                                             "particle_radius": (4, 10)}, 60),
+    "grains 150 px, noise sd 0.2": ({"noise": (0.2, 0.2)}, 150),
+    "6 scratches, half-width 6 px": ({"p_scratches": 1, "scratches": (6, 6),
+                                      "scratch_width": (6, 6)}, 40),
 }
 
 
@@ -58,7 +69,9 @@ def main() -> None:
     parser.add_argument("--only", help="run the rows whose name contains this text")
     args = parser.parse_args()
     plain = {**gallery_factors()["plain dark lines"], "illumination": (0.1, 0.1),
-             "blur": (0.7, 0.7), "noise": (0.03, 0.03), "line_strength": (0.7, 0.7)}
+             "blur": (0.7, 0.7), "noise": (0.03, 0.03), "line_strength": (0.7, 0.7),
+             # the first rows' particles and scratches, whatever the engine's defaults
+             "particle_radius": (1, 6), "scratch_width": (0.5, 2.0)}
     weights = default_weights() if args.model == "default" else Path(args.model)
     model = Segmenter.load(weights)
     grain_size = args.grain_size if args.grain_size in ("auto", "off") else float(args.grain_size)

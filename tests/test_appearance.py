@@ -36,6 +36,8 @@ def structure(tiny_sims):
     ({"jpeg_quality": (10, 120)}, "0..100"),
     ({"grain_diameter": (12.0,)}, "low <= high"),
     ({"blur": (0, 1, 2)}, "low <= high"),
+    ({"scratch_width": (4, 1)}, "scratch_width must be"),
+    ({"scratch_width": (0, float("inf"))}, "finite"),
 ])
 def test_bad_config_is_refused_by_name(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -173,3 +175,17 @@ def test_scan_line_jitter_moves_the_truth_with_the_image(structure):
     # dark lines stay on the (moved) truth
     assert image[painted.mask].mean() < image[~painted.mask].mean() - 40
     assert (painted.labels != view).any()
+
+
+def test_scratch_width_sets_how_wide_scratches_are(structure):
+    view = periodic_view(structure, (128, 128), 1.0, np.random.default_rng(1))
+    quiet = {**PLAIN, "noise": (0, 0)}  # so that only the scratches differ
+    plain = paint(view, 5, AppearanceConfig(**quiet)).image.astype(int)
+    marked = {}
+    for half in (1.0, 5.0):
+        config = AppearanceConfig(**{**quiet, "p_scratches": 1, "scratches": (3, 3),
+                                     "scratch_width": (half, half)})
+        painted = paint(view, 5, config)
+        marked[half] = (np.abs(painted.image.astype(int) - plain) > 10).mean()
+    # the same three scratches (same random draws), five times wider: far more pixels
+    assert marked[1.0] > 0.005 and marked[5.0] > 3 * marked[1.0]

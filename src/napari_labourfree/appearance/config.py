@@ -23,7 +23,7 @@ class AppearanceConfig:
     grain_diameter: tuple[float, float] = (12.0, 160.0)  # mean grain diameter, log-uniform
     # --- boundaries ---
     polarity: tuple[float, float, float] = (0.45, 0.3, 0.25)  # weights of dark/bright/none
-    line_width: tuple[float, float] = (1.0, 10.0)    # drawn line width (capped at D/4)
+    line_width: tuple[float, float] = (1.0, 16.0)    # drawn line width (capped at D/4)
     line_strength: tuple[float, float] = (0.2, 1.0)  # how far a line goes to black/white
     p_fading: float = 0.5                            # lines fade along a smooth random field
     truth_width: float = 1.0                         # truth = pixels within this of the line
@@ -31,7 +31,7 @@ class AppearanceConfig:
     grain_contrast: tuple[float, float] = (0.0, 0.3)  # std of per-grain brightness
     min_contrast_without_line: float = 0.08          # 'none' polarity needs some contrast
     p_texture: float = 0.6                           # smooth noise inside grains
-    texture: tuple[float, float] = (0.02, 0.15)      # its amplitude
+    texture: tuple[float, float] = (0.02, 0.25)      # its amplitude
     texture_scale: tuple[float, float] = (1.0, 12.0)  # its correlation length
     p_relief: float = 0.4                            # per-grain brightness gradient (etch)
     relief: tuple[float, float] = (0.05, 0.3)        # change across one grain diameter
@@ -40,18 +40,19 @@ class AppearanceConfig:
     # --- things that are not boundaries ---
     p_boundary_particles: float = 0.3                # second phase sitting on boundaries
     p_interior_particles: float = 0.3                # particles / pits inside grains
-    particle_fraction: tuple[float, float] = (0.002, 0.03)  # area fraction
-    particle_radius: tuple[float, float] = (1.0, 6.0)
-    p_scratches: float = 0.25
-    scratches: tuple[int, int] = (1, 5)
+    particle_fraction: tuple[float, float] = (0.002, 0.08)  # area fraction
+    particle_radius: tuple[float, float] = (1.0, 10.0)  # capped at D/6
+    p_scratches: float = 0.3
+    scratches: tuple[int, int] = (1, 8)
+    scratch_width: tuple[float, float] = (0.5, 4.0)  # half-width
     p_dust: float = 0.15
     # --- imaging ---
     illumination: tuple[float, float] = (0.0, 0.4)   # linear gradient across the field
     vignetting: tuple[float, float] = (0.0, 0.4)     # darker corners
     blur: tuple[float, float] = (0.0, 1.8)           # Gaussian sigma (px)
-    noise: tuple[float, float] = (0.0, 0.12)         # Gaussian std
+    noise: tuple[float, float] = (0.0, 0.18)         # Gaussian std
     p_shot_noise: float = 0.3
-    photons: tuple[float, float] = (10.0, 300.0)     # Poisson: photons at full brightness
+    photons: tuple[float, float] = (5.0, 300.0)      # Poisson: photons at full brightness
     p_scan_lines: float = 0.25                       # SEM: per-line offset and jitter
     scan_lines: tuple[float, float] = (0.01, 0.06)
     p_jpeg: float = 0.2

@@ -116,7 +116,7 @@ def paint(labels: np.ndarray, rng: np.random.Generator | int = 0,
             f[f"{kind}_particles"] = True
     if chance(config.p_scratches):
         k = int(rng.integers(config.scratches[0], config.scratches[1] + 1))
-        image = _scratches(image, k, rng, yy, xx)
+        image = _scratches(image, k, rng, yy, xx, config.scratch_width)
         f["scratches"] = k
     if chance(config.p_dust):
         image = _dust(image, rng)
@@ -221,7 +221,7 @@ def draw_disks(layer: np.ndarray, ys, xs, radii) -> None:
         layer[y0:y1, x0:x1] = np.maximum(layer[y0:y1, x0:x1], disk)
 
 
-def _scratches(image, k, rng, yy, xx):
+def _scratches(image, k, rng, yy, xx, half_width=(0.5, 2.0)):
     h, w = image.shape
     for _ in range(k):
         angle = rng.uniform(0, np.pi)
@@ -229,7 +229,7 @@ def _scratches(image, k, rng, yy, xx):
         bend = rng.normal(0, 0.3) / max(h, w)
         along = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
         across = -(xx - cx) * np.sin(angle) + (yy - cy) * np.cos(angle) - bend * along**2
-        width = rng.uniform(0.5, 2.0)
+        width = rng.uniform(*half_width)
         profile = np.clip(width + 0.5 - np.abs(across), 0, 1)
         image = image + profile * rng.choice([-1, 1]) * rng.uniform(0.1, 0.4)
     return image
