@@ -11,6 +11,7 @@ structures with a plain look plus one factor set outside the training range. Ima
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,6 +49,15 @@ ROWS = {
     "6 scratches, half-width 6 px": ({"p_scratches": 1, "scratches": (6, 6),
                                       "scratch_width": (6, 6)}, 40),
 }
+# Fully random looks (every factor at its engine chance), grains 16-80 px, three looks per
+# structure: under the first default's ranges, and under the widened ones (the engine's
+# defaults now).
+FIRST_RANGES = {"line_width": (1, 10), "texture": (0.02, 0.15),
+                "particle_fraction": (0.002, 0.03), "particle_radius": (1, 6),
+                "p_scratches": 0.25, "scratches": (1, 5), "scratch_width": (0.5, 2.0),
+                "noise": (0, 0.12), "photons": (10, 300)}
+RANDOM_ROWS = {"random looks, first ranges": FIRST_RANGES, "random looks, widened ranges": {}}
+LOOKS_PER_STRUCTURE = 3
 
 
 def main() -> None:
@@ -82,13 +92,17 @@ def main() -> None:
           f"grain size {args.grain_size}\n")
     print("| factor | boundary F1 | ARI | AP | grains (pred / true) | s/image |")
     print("|---|---|---|---|---|---|")
-    for name, (changes, diameter) in ROWS.items():
+    rows = [(name, replace(AppearanceConfig(**plain), **changes), [diameter])
+            for name, (changes, diameter) in ROWS.items()]
+    rows += [(name, AppearanceConfig(**changes), [None] * LOOKS_PER_STRUCTURE)
+             for name, changes in RANDOM_ROWS.items()]
+    for name, config, diameters in rows:
         if args.only and args.only not in name:
             continue
-        config = replace(AppearanceConfig(**plain), **changes)
         results, counts, start = [], [], time.perf_counter()
-        for i, labels in enumerate(structures):
+        for i, (labels, diameter) in enumerate(itertools.product(structures, diameters)):
             rng = np.random.default_rng(1000 + i)
+            diameter = diameter or float(np.exp(rng.uniform(np.log(16), np.log(80))))
             size = max(args.size, round(4 * diameter))  # at least 4 grains across
             view = periodic_view(labels, (size, size),
                                  diameter / mean_diameter(labels), rng)
@@ -99,7 +113,7 @@ def main() -> None:
             results.append(scores)
             counts.append((scores["grains_pred"], scores["grains_true"]))
         m = mean_over_images(results)
-        seconds = (time.perf_counter() - start) / len(structures)
+        seconds = (time.perf_counter() - start) / len(results)
         pred, true = np.mean(counts, axis=0)
         print(f"| {name} | {m['boundary_f1']:.3f} | {m['ari']:.3f} | {m['ap']:.3f} | "
               f"{pred:.0f} / {true:.0f} | {seconds:.1f} |", flush=True)
