@@ -159,3 +159,56 @@ def test_tinted_simulations_colour_each_grain_and_keep_masks(tiny_sims, tmp_path
     again = run_job(tint_simulations(tiny_sims, tmp_path / "again", seed=3))
     assert again["completed"] == 6
     assert np.array_equal(tifffile.imread(tmp_path / "again" / "images" / files[0].name), tinted)
+
+
+def test_style_trained_with_grain_tints_sees_and_synthesizes_tinted_grains(
+        tiny_sims, tiny_colour, tmp_path, monkeypatch):
+    from napari_labourfree import derived
+    from napari_labourfree.style import model as style_model
+    from napari_labourfree.style import train as style_train
+
+    files = sorted((tiny_sims / "images").glob("*.tif"))
+    # the same draw as the tinted copy the pipeline writes, structure by structure
+    run_job(derived.tint_simulations(tiny_sims, tmp_path / "tinted", seed=5))
+    for i in (0, 3):
+        assert np.array_equal(derived.tinted_file(files[i], i, seed=5),
+                              tifffile.imread(tmp_path / "tinted" / "images" / files[i].name))
+    calls = []
+
+    def spy(path, index, seed=0):
+        calls.append((path.name, index, seed))
+        return derived.tinted_file(path, index, seed)
+
+    monkeypatch.setattr(style_train, "tinted_file", spy)
+    monkeypatch.setattr(style_model, "tinted_file", spy)
+    weights = tmp_path / "style.safetensors"
+    run_job(train_style(tiny_sims, tiny_colour, weights,
+                        style_config(channels=3, grain_tint=True, seed=5, **TINY_STYLE)))
+    assert calls == [(p.name, i, 5) for i, p in enumerate(files)]
+    assert StyleModel.load(weights).grain_tint
+    calls.clear()
+    meta = run_job(synthesize(tiny_sims, weights, tmp_path / "syn"))
+    assert meta["grain_tint"] and calls == [(p.name, i, 5) for i, p in enumerate(files)]
+    # a folder that is tinted already is not tinted twice
+    calls.clear()
+    run_job(synthesize(tmp_path / "tinted", weights, tmp_path / "syn2"))
+    assert calls == []
+
+
+def test_grain_tint_refusals(tiny_sims, tiny_colour, tmp_path):
+    with pytest.raises(ValueError, match="grain_tint is True or False"):
+        style_config(channels=3, grain_tint="yes")
+    config = style_config(channels=3, grain_tint=True, **TINY_STYLE)
+    phi = tifffile.imread(next((tiny_sims / "images").glob("*.tif")))
+    with pytest.raises(ValueError, match="not image layers"):
+        train_style([phi], tiny_colour, tmp_path / "a.safetensors", config)
+    unlabelled = tmp_path / "unlabelled"
+    (unlabelled / "images").mkdir(parents=True)
+    tifffile.imwrite(unlabelled / "images" / "s.tif", phi)
+    with pytest.raises(FileNotFoundError, match="labels.s.tif is missing"):
+        train_style(unlabelled, tiny_colour, tmp_path / "b.safetensors", config)
+    weights = tmp_path / "plain.safetensors"
+    run_job(train_style(tiny_sims, tiny_colour, weights,
+                        style_config(channels=3, **TINY_STYLE)))
+    with pytest.raises(ValueError, match="trained without grain tints; resume without"):
+        train_style(tiny_sims, tiny_colour, weights, config, resume=True)

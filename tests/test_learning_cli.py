@@ -101,6 +101,18 @@ def test_training_errors(tiny_sims, tmp_path, capsys):
     assert "multiple of 4" in capsys.readouterr().err
 
 
+def test_train_style_grain_tints_follow_colour(tiny_sims, tiny_real, tiny_colour, tmp_path,
+                                              capsys):
+    for real, extra, tinted in ((tiny_colour, [], True), (tiny_colour, ["--grain-tint", "off"],
+                                 False), (tiny_real, [], False),
+                                (tiny_real, ["--grain-tint", "on"], True)):  # grey levels
+        out = tmp_path / f"{real.name}{tinted}.safetensors"
+        assert main(["train-style", "--sim", str(tiny_sims), "--real", str(real),
+                     "--out", str(out), *STYLE, *extra]) == 0
+        assert checkpoints.read_header(out)["config"]["training"]["grain_tint"] is tinted
+        assert ("with grain tints" in capsys.readouterr().err) is tinted
+
+
 def test_first_ctrl_c_closes_the_job_after_the_current_step():
     closed = []
 

@@ -53,6 +53,18 @@ def derive_simulations(sims: Path | str, out: Path | str, kind: str, extra: dict
     return meta
 
 
+TINT_CHOICES = ("auto", "on", "off")
+
+
+def grain_tint_for(choice: str, channels: int) -> bool:
+    """Whether to tint the simulations' grains: 'on', 'off', or 'auto' (when the style is
+    colour, ``channels`` 3)."""
+    if choice not in TINT_CHOICES:
+        raise ValueError(f"grain tint must be one of {', '.join(TINT_CHOICES)}, not "
+                         f"{choice!r}")
+    return choice == "on" or (choice == "auto" and channels == 3)
+
+
 # Tint etching colours each grain by its orientation, which is random from grain to grain.
 # The tints are drawn from this range of each channel, so no grain is black (a boundary).
 TINT_RANGE = (0.35, 1.0)
@@ -72,3 +84,35 @@ def tint_simulations(sims: Path | str, out: Path | str, seed: int = 0) -> Job[di
     return derive_simulations(sims, out, "grain tints", {"tint": list(TINT_RANGE)},
                               lambda phi, mask, labels, rng: tint_grains(phi, labels, rng),
                               seed, "tinting")
+
+
+def check_labelled(sim_files: list) -> None:
+    """Raise unless every item is a simulation image with its grain labels beside it (what
+    grain tints need)."""
+    for item in sim_files:
+        if isinstance(item, np.ndarray):
+            raise ValueError(  # noqa: TRY004 (callers show ValueErrors to the user)
+                "grain tints need the simulations' grain labels: give a "
+                "`labourfree simulate` folder, not image layers")
+        _labels_of(Path(item))
+
+
+def _labels_of(phi_path: Path) -> Path:
+    labels_path = phi_path.parent.parent / "labels" / phi_path.name
+    if not labels_path.is_file():
+        raise FileNotFoundError(f"grain tints need each simulation's grain labels; "
+                                f"{labels_path} is missing (give a `labourfree simulate` "
+                                f"folder)")
+    return labels_path
+
+
+def tinted_file(phi_path: Path | str, index: int, seed: int = 0) -> np.ndarray:
+    """The phi image of one simulation (``<sims>/images/NAME``) with its grains tinted as
+    :func:`tint_simulations` tints the ``index``-th one (the same rng), read from its
+    ``<sims>/labels/NAME``."""
+    from .io.images import read_image
+
+    phi_path = Path(phi_path)
+    labels_path = _labels_of(phi_path)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
+    return tint_grains(read_image(phi_path).data, read_image(labels_path, grey=False).data, rng)

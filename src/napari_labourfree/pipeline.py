@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .derived import grain_tint_for
 from .jobs import Job, Progress, relay
 from .segmenter.options import SegmentOptions
 
@@ -18,7 +19,6 @@ PRESETS = {
     # the paper's sizes: 300 structures, ResNet-9 CycleGAN, 200 U-Net epochs (GPU)
     "paper": {"count": 300, "size": 512, "grains": 112, "steps": 1000},
 }
-TINT_CHOICES = ("auto", "on", "off")
 STYLE_OVERRIDES = ("crop_size", "ngf", "ndf", "n_blocks")
 SEGMENTER_OVERRIDES = ("crop_size", "depth", "base", "steps_per_epoch", "batch_size")
 OVERRIDES = sorted({*PRESETS["fast"], *STYLE_OVERRIDES, *SEGMENTER_OVERRIDES})
@@ -127,9 +127,7 @@ def run_pipeline(plan: PipelinePlan, device="cpu") -> Job[Path]:
     if plan.colour not in COLOUR_CHOICES:
         raise ValueError(f"colour must be one of {', '.join(COLOUR_CHOICES)}, not "
                          f"{plan.colour!r}")
-    if plan.grain_tint not in TINT_CHOICES:
-        raise ValueError(f"grain tint must be one of {', '.join(TINT_CHOICES)}, not "
-                         f"{plan.grain_tint!r}")
+    grain_tint_for(plan.grain_tint, 1)  # refuses an unknown choice now
     if isinstance(plan.seed, bool) or not isinstance(plan.seed, int) or plan.seed < 0:
         raise ValueError(f"seed must be a whole number of at least 0, not {plan.seed!r}")
     for name in ("count", "iterations", "epochs"):
@@ -206,7 +204,7 @@ def _pipeline_job(plan: PipelinePlan, device):
     size, grains, count, regularity, spread = _growth(plan, preset, grain_size)
     images = [p.name for p in plan.real]
     channels = 3 if plan.colour == "rgb" else 1  # 'auto' was resolved by run_pipeline
-    tint = plan.grain_tint == "on" or (plan.grain_tint == "auto" and channels == 3)
+    tint = grain_tint_for(plan.grain_tint, channels)
     found = _read_json(plan.found_file)
     if plan.particles != "auto":
         particles = replace(NONE, fraction=plan.particles, radius=4.0, on_boundaries=1.0,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, PushButton, Select, SpinBox
 
+from ..derived import TINT_CHOICES
 from ..devices import DEVICE_CHOICES, pick_device
 from ..training_data import COLOUR_CHOICES
 from ._base import JobWidget, show_layer
@@ -43,6 +44,10 @@ class StyleWidget(JobWidget):
         w_colour = ComboBox(choices=COLOUR_CHOICES, value="auto", label="colour",
                             tooltip="rgb: learn and make colour images; grey: reduce colour "
                                     "to grey; auto: rgb when a real image is colour")
+        w_tint = ComboBox(choices=TINT_CHOICES, value="auto", label="grain tints",
+                          tooltip="each simulated grain in a random colour before the model "
+                                  "sees it, as tint etching colours grains (synthesize tints "
+                                  "the same way); auto: when the style is colour")
         w_preset = ComboBox(choices=("fast", "paper"), value="fast", label="preset")
         w_iterations = SpinBox(value=2000, min=1, max=10_000_000, step=100,
                                label="iterations")
@@ -58,7 +63,7 @@ class StyleWidget(JobWidget):
         w_stylize = PushButton(text="Stylize layer")
         parts = {k[2:]: v for k, v in locals().items() if k.startswith("w_")}
         super().__init__(viewer, parts, ["train", "load", "synthesize", "stylize"], sections={
-            "Training options": ["model", "colour", "preset", "iterations", "crop", "device", "resume"],
+            "Training options": ["model", "colour", "tint", "preset", "iterations", "crop", "device", "resume"],
             "Use the style": ["out", "synthesize", "layer", "stylize"]})
         self._model = None
         self._model_path = None
@@ -88,6 +93,7 @@ class StyleWidget(JobWidget):
     # -- training ------------------------------------------------------------------------
 
     def _start_training(self) -> None:
+        from ..derived import grain_tint_for
         from ..style.train import style_config, train_style
         from ..training_data import channels_for
 
@@ -108,8 +114,9 @@ class StyleWidget(JobWidget):
                 real += image_frames(layer, colour=True)
             if not real:
                 raise ValueError("give real images: a folder and/or image layers")
-            config = style_config(self.preset.value, model=self.model.value,
-                                  channels=channels_for(real, self.colour.value),
+            channels = channels_for(real, self.colour.value)
+            config = style_config(self.preset.value, model=self.model.value, channels=channels,
+                                  grain_tint=grain_tint_for(self.tint.value, channels),
                                   iterations=self.iterations.value, crop_size=self.crop.value)
             device = pick_device(self.device.value)
             job = train_style(sim, real, weights, config, device=device,

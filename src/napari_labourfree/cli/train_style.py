@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..derived import TINT_CHOICES
 from . import run_with_progress
 
 
@@ -27,6 +28,10 @@ def add_to(sub) -> None:
                    help="cyclegan (default): two generators and a cycle; cut / fastcut: one "
                         "generator and a contrastive patch loss, about half the time")
     add_colour(p, "the real images")
+    p.add_argument("--grain-tint", choices=TINT_CHOICES, default="auto",
+                   help="each simulated grain in a random colour before the model sees it, "
+                        "as tint etching colours grains (synthesize then tints the same "
+                        "way): auto (default) when the style is colour")
     p.add_argument("--iterations", type=int, help="training iterations (preset: fast 2000)")
     p.add_argument("--crop-size", type=int, help="random crop size in px (fast 128, paper 256)")
     p.add_argument("--batch-size", type=int, help="crops per iteration (default 1)")
@@ -59,12 +64,15 @@ def add_device_and_flags(p) -> None:
 
 
 def run(args) -> int:
+    from ..derived import grain_tint_for
     from ..devices import pick_device
     from ..style.train import style_config, train_style
     from ..training_data import channels_for
 
+    channels = channels_for(args.real, args.colour)
     config = style_config(
-        args.preset, model=args.model, channels=channels_for(args.real, args.colour), iterations=args.iterations, crop_size=args.crop_size,
+        args.preset, model=args.model, channels=channels, iterations=args.iterations,
+        grain_tint=grain_tint_for(args.grain_tint, channels), crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
         checkpoint_every=args.checkpoint_every, pool_size=args.pool_size, seed=args.seed)
@@ -72,7 +80,8 @@ def run(args) -> int:
     job = train_style(args.sim, args.real, args.out, config, device=device, resume=args.resume,
                       overwrite=args.overwrite)
     print(f"labourfree train-style: {config.model}, preset {config.preset}, "
-          f"{'RGB' if config.channels == 3 else 'grey'}, "
+          f"{'RGB' if config.channels == 3 else 'grey'}"
+          f"{' with grain tints' if config.grain_tint else ''}, "
           f"{config.iterations} iterations, "
           f"{config.crop_size} px crops on {device}", file=sys.stderr)
     try:

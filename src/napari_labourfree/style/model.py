@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .. import checkpoints
+from ..derived import check_labelled, tinted_file
 from ..devices import autocast
 from ..io.atomic import all_or_none, atomic_write, write_text
 from ..io.tiff import write_tiff
@@ -52,6 +53,12 @@ class StyleModel:
     def channels(self) -> int:
         """1 when the real images were grey, 3 when they were colour (RGB)."""
         return self.header["config"]["architecture"].get("channels", 1)
+
+    @property
+    def grain_tint(self) -> bool:
+        """Whether the model learned from simulations whose grains had random colours (it
+        should be given tinted ones: synthesize tints them)."""
+        return bool(self.header["config"]["training"].get("grain_tint", False))
 
     def _apply(self, net, image, tile, overlap, message) -> Job[np.ndarray]:
         x = to_network(as_channels(check_image(image, colour=True), self.channels),
@@ -106,6 +113,8 @@ def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
         raise FileNotFoundError(f"{sim / 'masks'} lacks the masks of {', '.join(missing[:3])}"
                                 f"{' ...' if len(missing) > 3 else ''}")
     model = StyleModel.load(weights, device)
+    if model.grain_tint:
+        check_labelled(images)
     lock = FolderLock(out, "synthesize")
     try:
         out = prepare_output_dir(Path(out), overwrite)
@@ -126,8 +135,12 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
     except (OSError, ValueError, KeyError):
         pass
     total = len(images)
+    seed = model.header["config"]["training"].get("seed", 0)
+    meta["grain_tint"] = model.grain_tint
     for i, path in enumerate(images):
         phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
+        if model.grain_tint and phi.ndim == 2:  # as the model saw them in training
+            phi = tinted_file(path, i, seed)
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):

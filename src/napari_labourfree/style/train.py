@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoints
+from ..derived import check_labelled, tinted_file
 from ..devices import autocast
 from ..io.images import list_images
 from ..jobs import Job, Progress
@@ -48,6 +49,10 @@ class StyleConfig:
     n_blocks: int = 4
     upsample: str = "resize"  # or "transpose", the reference's (checkerboard artefacts)
     channels: int = 1  # 3: the real images are colour (RGB); simulations are repeated to RGB
+    # each simulated grain takes a random colour before the model sees it (as tint etching
+    # colours grains; a grey model reads them as grey levels), and synthesize tints the
+    # same way (derived.tinted_file)
+    grain_tint: bool = False
     crop_size: int = 128
     batch_size: int = 1
     iterations: int = 2000
@@ -72,6 +77,8 @@ class StyleConfig:
                 f"upsample must be one of {', '.join(UPSAMPLING)} (got {self.upsample!r})")
         require(self.channels in (1, 3),
                 f"channels must be 1 (grey) or 3 (RGB), not {self.channels}")
+        require(isinstance(self.grain_tint, bool), f"grain_tint is True or False, not "
+                                                   f"{self.grain_tint!r}")
         require(self.ngf >= 1 and self.ndf >= 1 and self.n_blocks >= 0, "ngf, ndf must be >= 1")
         require(self.lr > 0, "the learning rate must be positive")
         require(0 <= self.beta1 < 1, f"beta1 must lie in [0, 1) (got {self.beta1})")
@@ -152,6 +159,8 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
     out = check_weights_output(out, resume, overwrite)
     sim_files = simulation_files(sim) if isinstance(sim, (str, Path)) else _items(sim, "simulation")
     real_files = _items(real if isinstance(real, (list, tuple)) else [real], "real")
+    if config.grain_tint:
+        check_labelled(sim_files)
     header = None
     if resume:
         header, _ = checkpoints.load(out, checkpoints.STYLE)
@@ -159,6 +168,10 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
         if stored != config.architecture():
             raise ValueError(f"{out.name} was trained with {stored}; resume with the same "
                              f"architecture, not {config.architecture()}")
+        tinted = header["config"]["training"].get("grain_tint", False)
+        if tinted != config.grain_tint:
+            raise ValueError(f"{out.name} was trained {'with' if tinted else 'without'} "
+                             f"grain tints; resume {'with' if tinted else 'without'} them")
     return _train_job(sim_files, real_files, out, config, torch.device(device), header)
 
 
@@ -185,7 +198,9 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     recipe = dict(DEFAULT_NORMALISATION)
     yield Progress(0, config.iterations, "loading images")
     notes: list[str] = []
-    sims = load_for_network(sim_files, recipe, channels=config.channels)
+    sims = load_for_network([tinted_file(path, i, config.seed) for i, path
+                             in enumerate(sim_files)] if config.grain_tint else sim_files,
+                            recipe, channels=config.channels)
     reals = load_for_network(real_files, recipe, notes, channels=config.channels)
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
