@@ -195,6 +195,24 @@ def test_style_trained_with_grain_tints_sees_and_synthesizes_tinted_grains(
     assert calls == []
 
 
+def test_grain_tint_auto_needs_colour_and_labels(tiny_sims, tmp_path):
+    from napari_labourfree.derived import grain_tint_for
+    from napari_labourfree.training_data import simulation_files
+
+    files = simulation_files(tiny_sims)
+    assert grain_tint_for("auto", 3, files) and grain_tint_for("auto", 3)
+    assert not grain_tint_for("auto", 1, files) and grain_tint_for("on", 1, files)
+    assert not grain_tint_for("off", 3, files)
+    layer = tifffile.imread(files[0])
+    assert not grain_tint_for("auto", 3, [*files, layer])  # a layer has no labels
+    lone = tmp_path / "images" / "s.tif"
+    lone.parent.mkdir()
+    tifffile.imwrite(lone, layer)
+    assert not grain_tint_for("auto", 3, [lone])
+    with pytest.raises(ValueError, match="grain tint must be one of auto, on, off"):
+        grain_tint_for("yes", 3)
+
+
 def test_grain_tint_refusals(tiny_sims, tiny_colour, tmp_path):
     with pytest.raises(ValueError, match="grain_tint is True or False"):
         style_config(channels=3, grain_tint="yes")

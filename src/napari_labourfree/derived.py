@@ -56,13 +56,17 @@ def derive_simulations(sims: Path | str, out: Path | str, kind: str, extra: dict
 TINT_CHOICES = ("auto", "on", "off")
 
 
-def grain_tint_for(choice: str, channels: int) -> bool:
-    """Whether to tint the simulations' grains: 'on', 'off', or 'auto' (when the style is
-    colour, ``channels`` 3)."""
+def grain_tint_for(choice: str, channels: int, sims: list | None = None) -> bool:
+    """Whether to tint the simulations' grains: 'on', 'off', or 'auto': when the style is
+    colour (``channels`` 3) and every one of ``sims`` (when given) has its grain labels."""
     if choice not in TINT_CHOICES:
         raise ValueError(f"grain tint must be one of {', '.join(TINT_CHOICES)}, not "
                          f"{choice!r}")
-    return choice == "on" or (choice == "auto" and channels == 3)
+    if choice != "auto":
+        return choice == "on"
+    return channels == 3 and (sims is None or all(
+        not isinstance(item, np.ndarray) and _labels_of(Path(item), None) is not None
+        for item in sims))
 
 
 # Tint etching colours each grain by its orientation, which is random from grain to grain.
@@ -97,9 +101,11 @@ def check_labelled(sim_files: list) -> None:
         _labels_of(Path(item))
 
 
-def _labels_of(phi_path: Path) -> Path:
+def _labels_of(phi_path: Path, missing: str | None = "raise") -> Path | None:
     labels_path = phi_path.parent.parent / "labels" / phi_path.name
     if not labels_path.is_file():
+        if missing is None:
+            return None
         raise FileNotFoundError(f"grain tints need each simulation's grain labels; "
                                 f"{labels_path} is missing (give a `labourfree simulate` "
                                 f"folder)")

@@ -116,7 +116,8 @@ class StyleWidget(JobWidget):
                 raise ValueError("give real images: a folder and/or image layers")
             channels = channels_for(real, self.colour.value)
             config = style_config(self.preset.value, model=self.model.value, channels=channels,
-                                  grain_tint=grain_tint_for(self.tint.value, channels),
+                                  grain_tint=grain_tint_for(self.tint.value, channels,
+                                                            _sim_items(sim)),
                                   iterations=self.iterations.value, crop_size=self.crop.value)
             device = pick_device(self.device.value)
             job = train_style(sim, real, weights, config, device=device,
@@ -192,6 +193,14 @@ class StyleWidget(JobWidget):
                    **({} if rgb else {"colormap": "gray"}), contrast_limits=(0, 1),
                    **same_place(layer, data.ndim - rgb))
         self.status.value = f"stylized '{layer.name}'"
+
+
+def _sim_items(sim: list) -> list:
+    """The simulation images in ``sim`` (folders opened, layers' frames kept)."""
+    from ..training_data import simulation_files
+
+    return [f for item in sim
+            for f in (simulation_files(item) if isinstance(item, Path) else [item])]
 
 
 def _stylize(model, frames):

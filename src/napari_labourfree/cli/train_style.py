@@ -67,12 +67,13 @@ def run(args) -> int:
     from ..derived import grain_tint_for
     from ..devices import pick_device
     from ..style.train import style_config, train_style
-    from ..training_data import channels_for
+    from ..training_data import channels_for, simulation_files
 
     channels = channels_for(args.real, args.colour)
     config = style_config(
         args.preset, model=args.model, channels=channels, iterations=args.iterations,
-        grain_tint=grain_tint_for(args.grain_tint, channels), crop_size=args.crop_size,
+        grain_tint=grain_tint_for(args.grain_tint, channels, simulation_files(args.sim)),
+        crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,
         checkpoint_every=args.checkpoint_every, pool_size=args.pool_size, seed=args.seed)
