@@ -189,10 +189,18 @@ def test_style_trained_with_grain_tints_sees_and_synthesizes_tinted_grains(
     calls.clear()
     meta = run_job(synthesize(tiny_sims, weights, tmp_path / "syn"))
     assert meta["grain_tint"] and calls == [(p.name, i, 5) for i, p in enumerate(files)]
-    # a folder that is tinted already is not tinted twice
-    calls.clear()
-    run_job(synthesize(tmp_path / "tinted", weights, tmp_path / "syn2"))
-    assert calls == []
+    # a copy that is tinted already (the pipeline's) is not tinted twice, nor by 'auto'
+    tinted = sorted((tmp_path / "tinted" / "images").glob("*.tif"))
+    assert derived.is_tinted(tinted[0]) and not derived.is_tinted(files[0])
+    assert np.array_equal(derived.tinted_file(tinted[0], 0, seed=9),
+                          read_image(tinted[0], colour=True).data)
+    assert not derived.grain_tint_for("auto", 3, tinted)
+    for grey_too in (False, True):  # a grey model given tints reads them as grey levels
+        config = style_config(channels=1 if grey_too else 3, grain_tint=True, seed=5,
+                              **TINY_STYLE)
+        out = tmp_path / f"again{grey_too}.safetensors"
+        run_job(train_style(tmp_path / "tinted", tiny_colour, out, config))
+        run_job(synthesize(tmp_path / "tinted", out, tmp_path / f"syn{grey_too}"))
 
 
 def test_grain_tint_auto_needs_colour_and_labels(tiny_sims, tmp_path):
@@ -228,5 +236,29 @@ def test_grain_tint_refusals(tiny_sims, tiny_colour, tmp_path):
     weights = tmp_path / "plain.safetensors"
     run_job(train_style(tiny_sims, tiny_colour, weights,
                         style_config(channels=3, **TINY_STYLE)))
-    with pytest.raises(ValueError, match="trained without grain tints; resume without"):
+    with pytest.raises(ValueError, match="trained without grain tints; resume with grain "
+                                         "tint off .or auto."):
         train_style(tiny_sims, tiny_colour, weights, config, resume=True)
+
+
+def test_resume_keeps_the_weights_own_grain_tint(tiny_sims, tiny_colour, tmp_path):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from napari_labourfree.style.train import choose_grain_tint
+
+    weights = tmp_path / "old.safetensors"
+    run_job(train_style(tiny_sims, tiny_colour, weights, style_config(channels=3, **TINY_STYLE)))
+    # weights written before grain tints existed have no such key
+    with safe_open(weights, "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+        header = json.loads(f.metadata()["labourfree"])
+    del header["config"]["training"]["grain_tint"]
+    save_file(tensors, weights, metadata={"labourfree": json.dumps(header)})
+    assert choose_grain_tint("auto", 3, tiny_sims) is True  # a fresh colour style: tints
+    assert choose_grain_tint("auto", 3, tiny_sims, weights, resume=True) is False
+    more = style_config(channels=3, grain_tint=False, **{**TINY_STYLE, "iterations": 4})
+    run_job(train_style(tiny_sims, tiny_colour, weights, more, resume=True))
+    assert checkpoints.read_header(weights)["config"]["training"]["iteration"] == 4

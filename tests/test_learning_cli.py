@@ -111,6 +111,16 @@ def test_train_style_grain_tints_follow_colour(tiny_sims, tiny_real, tiny_colour
                      "--out", str(out), *STYLE, *extra]) == 0
         assert checkpoints.read_header(out)["config"]["training"]["grain_tint"] is tinted
         assert ("with grain tints" in capsys.readouterr().err) is tinted
+    plain = tmp_path / "plain"
+    (plain / "images").mkdir(parents=True)
+    for path in sorted((tiny_sims / "images").glob("*.tif"))[:2]:
+        (plain / "images" / path.name).write_bytes(path.read_bytes())
+    assert main(["train-style", "--sim", str(plain), "--real", str(tiny_colour), "--out",
+                 str(tmp_path / "p.safetensors"), *STYLE, "--grain-tint", "on"]) == 2
+    assert "labels" in capsys.readouterr().err
+    assert main(["train-style", "--sim", str(plain), "--real", str(tiny_colour), "--out",
+                 str(tmp_path / "p.safetensors"), *STYLE]) == 0  # auto: no labels, no tints
+    assert ("with grain tints" in capsys.readouterr().err) is False
 
 
 def test_first_ctrl_c_closes_the_job_after_the_current_step():

@@ -286,8 +286,9 @@ def test_colour_in_the_gui(make_napari_viewer, qtbot, tiny_sims, tiny_colour, tm
     style.iterations.value, style.crop.value = 3, 32
     style.train.clicked.emit()
     wait(qtbot, style)
-    assert checkpoints.read_header(tmp_path / "s.safetensors")["config"]["architecture"][
-        "channels"] == 3
+    header = checkpoints.read_header(tmp_path / "s.safetensors")["config"]
+    # grain tints 'auto': a colour style from a simulations folder with its labels
+    assert header["architecture"]["channels"] == 3 and header["training"]["grain_tint"]
     style.out.value = tmp_path / "syn"
     style.synthesize.clicked.emit()
     wait(qtbot, style)

@@ -14,6 +14,11 @@ import numpy as np
 from .jobs import Job, Progress
 
 
+def structure_rng(seed: int, index: int) -> np.random.Generator:
+    """The random draws of the ``index``-th structure of a derived copy."""
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+
+
 def derive_simulations(sims: Path | str, out: Path | str, kind: str, extra: dict,
                        change: Callable[[np.ndarray, np.ndarray, np.ndarray,
                                          np.random.Generator], np.ndarray],
@@ -38,7 +43,7 @@ def derive_simulations(sims: Path | str, out: Path | str, kind: str, extra: dict
             "completed": 0}
     files = simulation_files(sims)
     for i, path in enumerate(files):
-        rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
+        rng = structure_rng(seed, i)
         image = change(read_image(path).data, read_image(sims / "masks" / path.name).data,
                        read_image(sims / "labels" / path.name, grey=False).data, rng)
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
@@ -58,15 +63,16 @@ TINT_CHOICES = ("auto", "on", "off")
 
 def grain_tint_for(choice: str, channels: int, sims: list | None = None) -> bool:
     """Whether to tint the simulations' grains: 'on', 'off', or 'auto': when the style is
-    colour (``channels`` 3) and every one of ``sims`` (when given) has its grain labels."""
+    colour (``channels`` 3) and every one of ``sims`` (when given) has its grain labels and
+    is not tinted already."""
     if choice not in TINT_CHOICES:
         raise ValueError(f"grain tint must be one of {', '.join(TINT_CHOICES)}, not "
                          f"{choice!r}")
     if choice != "auto":
         return choice == "on"
     return channels == 3 and (sims is None or all(
-        not isinstance(item, np.ndarray) and _labels_of(Path(item), None) is not None
-        for item in sims))
+        not isinstance(item, np.ndarray) and _labels_of(Path(item), required=False)
+        and not is_tinted(item) for item in sims))
 
 
 # Tint etching colours each grain by its orientation, which is random from grain to grain.
@@ -101,24 +107,35 @@ def check_labelled(sim_files: list) -> None:
         _labels_of(Path(item))
 
 
-def _labels_of(phi_path: Path, missing: str | None = "raise") -> Path | None:
+def _labels_of(phi_path: Path, required: bool = True) -> Path | None:
     labels_path = phi_path.parent.parent / "labels" / phi_path.name
-    if not labels_path.is_file():
-        if missing is None:
-            return None
-        raise FileNotFoundError(f"grain tints need each simulation's grain labels; "
-                                f"{labels_path} is missing (give a `labourfree simulate` "
-                                f"folder)")
-    return labels_path
+    if labels_path.is_file():
+        return labels_path
+    if not required:
+        return None
+    raise FileNotFoundError(f"grain tints need each simulation's grain labels; "
+                            f"{labels_path} is missing (give a `labourfree simulate` folder)")
+
+
+def is_tinted(phi_path: Path | str) -> bool:
+    """Whether a simulation image comes from a copy whose grains are tinted already
+    (:func:`tint_simulations`, e.g. the pipeline's ``simulations-tinted/``)."""
+    meta = Path(phi_path).parent.parent / "meta.json"
+    try:
+        return "tint" in json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return False
 
 
 def tinted_file(phi_path: Path | str, index: int, seed: int = 0) -> np.ndarray:
     """The phi image of one simulation (``<sims>/images/NAME``) with its grains tinted as
     :func:`tint_simulations` tints the ``index``-th one (the same rng), read from its
-    ``<sims>/labels/NAME``."""
+    ``<sims>/labels/NAME``. An image tinted already is returned as it is."""
     from .io.images import read_image
 
     phi_path = Path(phi_path)
+    if is_tinted(phi_path):
+        return read_image(phi_path, colour=True).data
     labels_path = _labels_of(phi_path)
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
-    return tint_grains(read_image(phi_path).data, read_image(labels_path, grey=False).data, rng)
+    return tint_grains(read_image(phi_path).data, read_image(labels_path, grey=False).data,
+                       structure_rng(seed, index))

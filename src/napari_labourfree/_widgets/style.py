@@ -93,8 +93,7 @@ class StyleWidget(JobWidget):
     # -- training ------------------------------------------------------------------------
 
     def _start_training(self) -> None:
-        from ..derived import grain_tint_for
-        from ..style.train import style_config, train_style
+        from ..style.train import choose_grain_tint, style_config, train_style
         from ..training_data import channels_for
 
         try:
@@ -116,8 +115,8 @@ class StyleWidget(JobWidget):
                 raise ValueError("give real images: a folder and/or image layers")
             channels = channels_for(real, self.colour.value)
             config = style_config(self.preset.value, model=self.model.value, channels=channels,
-                                  grain_tint=grain_tint_for(self.tint.value, channels,
-                                                            _sim_items(sim)),
+                                  grain_tint=choose_grain_tint(self.tint.value, channels, sim,
+                                                               weights, self.resume.value),
                                   iterations=self.iterations.value, crop_size=self.crop.value)
             device = pick_device(self.device.value)
             job = train_style(sim, real, weights, config, device=device,
@@ -192,15 +191,9 @@ class StyleWidget(JobWidget):
         show_layer(self._viewer, data, f"synthetic [{layer.name}]", rgb=rgb,
                    **({} if rgb else {"colormap": "gray"}), contrast_limits=(0, 1),
                    **same_place(layer, data.ndim - rgb))
-        self.status.value = f"stylized '{layer.name}'"
-
-
-def _sim_items(sim: list) -> list:
-    """The simulation images in ``sim`` (folders opened, layers' frames kept)."""
-    from ..training_data import simulation_files
-
-    return [f for item in sim
-            for f in (simulation_files(item) if isinstance(item, Path) else [item])]
+        self.status.value = f"stylized '{layer.name}'" + (
+            " (this style learned from tinted grains: a grey layer has none, so expect "
+            "other colours than in its synthetic images)" if self._model.grain_tint else "")
 
 
 def _stylize(model, frames):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..derived import TINT_CHOICES
 from . import run_with_progress, user_pixel_size
 
 
@@ -50,7 +51,7 @@ def add_to(sub) -> None:
                         "style, the synthetic images and the segmenter; grey: colour is "
                         "reduced to grey along its strongest contrast; auto (default): rgb "
                         "when any image is colour")
-    p.add_argument("--grain-tint", choices=("auto", "on", "off"), default="auto",
+    p.add_argument("--grain-tint", choices=TINT_CHOICES, default="auto",
                    help="each simulated grain gets a random colour before the style model "
                         "sees it, as tint etching colours grains by orientation: auto "
                         "(default: when the images are colour), on (also grey images whose "

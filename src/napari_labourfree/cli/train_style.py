@@ -64,15 +64,15 @@ def add_device_and_flags(p) -> None:
 
 
 def run(args) -> int:
-    from ..derived import grain_tint_for
     from ..devices import pick_device
-    from ..style.train import style_config, train_style
-    from ..training_data import channels_for, simulation_files
+    from ..style.train import choose_grain_tint, style_config, train_style
+    from ..training_data import channels_for
 
     channels = channels_for(args.real, args.colour)
     config = style_config(
         args.preset, model=args.model, channels=channels, iterations=args.iterations,
-        grain_tint=grain_tint_for(args.grain_tint, channels, simulation_files(args.sim)),
+        grain_tint=choose_grain_tint(args.grain_tint, channels, args.sim, args.out,
+                                     args.resume),
         crop_size=args.crop_size,
         batch_size=args.batch_size, ngf=args.ngf, ndf=args.ndf, n_blocks=args.n_blocks,
         lr=args.lr, lambda_cycle=args.lambda_cycle, lambda_identity=args.lambda_identity,

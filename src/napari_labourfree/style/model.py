@@ -139,7 +139,7 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
     meta["grain_tint"] = model.grain_tint
     for i, path in enumerate(images):
         phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
-        if model.grain_tint and phi.ndim == 2:  # as the model saw them in training
+        if model.grain_tint:  # as the model saw them in training
             phi = tinted_file(path, i, seed)
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))

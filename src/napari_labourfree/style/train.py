@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import checkpoints
-from ..derived import check_labelled, tinted_file
+from ..derived import check_labelled, grain_tint_for, tinted_file
 from ..devices import autocast
 from ..io.images import list_images
 from ..jobs import Job, Progress
@@ -171,8 +171,20 @@ def train_style(sim, real, out: Path | str, config: StyleConfig | None = None, *
         tinted = header["config"]["training"].get("grain_tint", False)
         if tinted != config.grain_tint:
             raise ValueError(f"{out.name} was trained {'with' if tinted else 'without'} "
-                             f"grain tints; resume {'with' if tinted else 'without'} them")
+                             f"grain tints; resume with grain tint "
+                             f"{'on' if tinted else 'off'} (or auto)")
     return _train_job(sim_files, real_files, out, config, torch.device(device), header)
+
+
+def choose_grain_tint(choice: str, channels: int, sim, out: Path | str | None = None,
+                      resume: bool = False) -> bool:
+    """``choice`` ('auto', 'on', 'off') for the simulations ``sim`` (a folder, or files,
+    folders and arrays): 'auto' keeps the weights' own choice when resuming them, and
+    otherwise tints where :func:`derived.grain_tint_for` says."""
+    if choice == "auto" and resume and out is not None and Path(out).is_file():
+        return bool(checkpoints.read_header(out)["config"]["training"].get("grain_tint"))
+    sims = simulation_files(sim) if isinstance(sim, (str, Path)) else _items(sim, "simulation")
+    return grain_tint_for(choice, channels, sims)
 
 
 def _items(items, what: str) -> list:
@@ -198,8 +210,8 @@ def _train_job(sim_files, real_files, out, config: StyleConfig, device, header):
     recipe = dict(DEFAULT_NORMALISATION)
     yield Progress(0, config.iterations, "loading images")
     notes: list[str] = []
-    sims = load_for_network([tinted_file(path, i, config.seed) for i, path
-                             in enumerate(sim_files)] if config.grain_tint else sim_files,
+    sims = load_for_network((tinted_file(path, i, config.seed) for i, path
+                             in enumerate(sim_files)) if config.grain_tint else sim_files,
                             recipe, channels=config.channels)
     reals = load_for_network(real_files, recipe, notes, channels=config.channels)
     rng = np.random.default_rng(config.seed)
