@@ -8,6 +8,15 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_kernels_in_a_temporary_cache(tmp_path_factory):
+    """Phase-field packages compiled ahead of time go to a folder of this test session, not
+    to the user's ~/.cache."""
+    import os
+
+    os.environ["LABOURFREE_CACHE"] = str(tmp_path_factory.mktemp("labourfree-cache"))
+
+
 def needs_shared_data(*parts: str):
     """Skip a test when ../shared/data (beside the checkout) lacks the file it needs."""
     path = SHARED_DATA.joinpath(*parts)

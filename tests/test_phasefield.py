@@ -263,3 +263,41 @@ def test_spread_for_the_measured_cv():
     assert spread_for(0.5) == pytest.approx(1.0) and spread_for(2.0) == 1.5
     assert diameter_cv([10.0] * 19) is None  # too few grains to say
     assert diameter_cv([10.0, 30.0] * 10) == pytest.approx(0.5)
+
+
+@pytest.mark.slow
+def test_ahead_of_time_step_is_built_once_then_loaded(tmp_path, monkeypatch):
+    """The step compiled ahead of time gives the eager step's numbers; a new process
+    (a new compiled_step) loads the package from disk instead of building it again; and a
+    failing build warns and falls back."""
+    pytest.importorskip("torch._inductor")
+    from napari_labourfree.phasefield import aot, solver
+
+    monkeypatch.setenv("LABOURFREE_CACHE", str(tmp_path / "cache"))
+    built = []
+    real_build = aot.build
+    monkeypatch.setattr(aot, "build", lambda *a: (built.append(a[1].shape), real_build(*a)))
+    eta = torch.rand(1, 3, 40, 48) * 0.9
+    eager = solver.allen_cahn_step(eta.clone(), 0.1, 1.0)
+    step = aot.compiled_step(solver.allen_cahn_step, lambda: pytest.fail("fell back"))
+    np.testing.assert_allclose(step(eta.clone(), 0.1, 1.0), eager, atol=1e-6)
+    x, y = eta.clone(), eta.clone()
+    for _ in range(50):  # kappa and dt are inputs, not baked in
+        x, y = step(x, 0.05, 2.0), solver.allen_cahn_step(y, 0.05, 2.0)
+    np.testing.assert_allclose(x, y, atol=1e-5)
+    assert built == [(1, 3, 40, 48)]
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [
+        aot.package_path(eta.device, solver.allen_cahn_step, eta.shape).name]
+    again = aot.compiled_step(solver.allen_cahn_step, lambda: pytest.fail("fell back"))
+    np.testing.assert_allclose(again(eta.clone(), 0.1, 1.0), eager, atol=1e-6)
+    assert len(built) == 1  # loaded from disk
+
+    def broken(*a):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(aot, "build", broken)
+    fallback = aot.compiled_step(solver.allen_cahn_step, lambda: solver.allen_cahn_step)
+    with pytest.warns(UserWarning, match="No space left on device"):
+        out = fallback(torch.rand(1, 2, 40, 48), 0.1, 1.0)
+    assert out.shape == (1, 2, 40, 48)
+    assert not list((tmp_path / "cache").glob(".*tmp*"))  # no half-written package

@@ -66,6 +66,7 @@ def allen_cahn_step(eta: torch.Tensor, dt_l: float, kappa: float) -> torch.Tenso
 
 
 _compiled_step = None
+_aot_step = None
 
 
 def _compiler_available(device: torch.device) -> bool:
@@ -77,16 +78,30 @@ def _compiler_available(device: torch.device) -> bool:
 
 
 def stepper(device: torch.device, compile: bool | None = None):
-    """The step function: fused by torch.compile (about 20x faster on CPU) when possible.
+    """The step function: fused by a compiler (about 20x faster on CPU) when possible.
 
-    ``compile=None`` compiles when a compiler is available; if compiling fails the solver
-    falls back to eager mode with a warning. Results agree to float32 rounding.
+    On a CPU the step is compiled ahead of time once per shape and machine, and kept on
+    disk (``aot.py``), so that later processes start at once; elsewhere, and where that
+    fails, torch.compile compiles it in this process. ``compile=None`` compiles when a
+    compiler is available; if compiling fails the solver falls back to eager mode with a
+    warning. Results agree to float32 rounding.
     """
-    global _compiled_step
     if compile is None:
         compile = _compiler_available(device)
     if not compile:
         return allen_cahn_step
+    if device.type == "cpu":
+        global _aot_step
+        from . import aot
+
+        if _aot_step is None:
+            _aot_step = aot.compiled_step(allen_cahn_step, _jit_step)
+        return _aot_step
+    return _jit_step()
+
+
+def _jit_step():
+    global _compiled_step
     if _compiled_step is None:
         _compiled_step = torch.compile(allen_cahn_step, dynamic=False)
     return _compiled_step
