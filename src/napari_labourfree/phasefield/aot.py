@@ -70,11 +70,13 @@ def build(step: Step, eta: torch.Tensor, path: Path) -> None:
     place (atomically, so that processes building at once leave one whole file)."""
     # two distinct scalar tensors: one object passed twice would be traced as one input
     dt_l, kappa = (torch.tensor(v, dtype=eta.dtype, device=eta.device) for v in (0.1, 1.0))
-    program = torch.export.export(_StepModule(step), (eta, dt_l, kappa))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.pt2")  # it must end in .pt2
     try:
-        torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+        with warnings.catch_warnings():  # torch's own deprecation notices, not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.export.export(_StepModule(step), (eta, dt_l, kappa))
+            torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
