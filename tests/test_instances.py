@@ -121,3 +121,42 @@ def test_boundaries_from_labels_draws_one_pixel_lines():
     labels[0, 0] = 7
     mask, out, kind = boundaries_from_image(labels.astype(np.uint16))
     assert kind == "labels" and out is not None and mask[:, 2].all() and mask[0, 0]
+
+
+def _flood_case(shape=(300, 220), seed=3):
+    """A watershed surface with ridges between random grains, and shrunken grain cores."""
+    from scipy import ndimage as ndi
+    from skimage import measure, segmentation
+
+    rng = np.random.default_rng(seed)
+    points = np.zeros(shape, np.int32)
+    points[tuple(rng.integers(0, s, 120) for s in shape)] = np.arange(1, 121)
+    grains = segmentation.watershed(np.zeros(shape), points)  # Voronoi cells
+    edges = segmentation.find_boundaries(grains)
+    surface = ndi.gaussian_filter(edges.astype(float), 2) + 0.05 * rng.standard_normal(shape)
+    seeds = measure.label(ndi.distance_transform_edt(~edges) > 4, connectivity=1)
+    return surface.astype(np.float32), seeds
+
+
+def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch):
+    from skimage import segmentation
+
+    from napari_labourfree.analysis import instances
+
+    surface, seeds = _flood_case()
+    expected = segmentation.watershed(surface, seeds)
+    assert np.array_equal(instances.flood(surface, seeds), expected)  # one piece
+    monkeypatch.setattr(instances.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(instances, "STRIP_ROWS", 64)
+    monkeypatch.setattr(instances, "STRIP_MARGIN", 48)
+    calls = []
+    real = segmentation.watershed
+    monkeypatch.setattr(instances.segmentation, "watershed",
+                        lambda image, *a, **k: (calls.append(image.shape), real(image, *a, **k))[1])
+    assert np.array_equal(instances.flood(surface, seeds), expected)
+    assert len(calls) == 2 and all(rows < 300 for rows, _ in calls)  # two strips, no redo
+    # context too short to agree at the cut: flooded again as a whole, still the same
+    monkeypatch.setattr(instances, "STRIP_MARGIN", 2)
+    calls.clear()
+    assert np.array_equal(instances.flood(surface, seeds), expected)
+    assert calls[-1] == (300, 220)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure, morphology, segmentation
@@ -91,13 +94,60 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     seeds = measure.label(distance > seed_threshold, connectivity=1)
     if seeds.max() == 0:
         return np.zeros(probability.shape, np.uint32)
-    labels = segmentation.watershed(probability - distance, seeds)
+    labels = flood(probability - distance, seeds)
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
         labels = fill_unlabelled(_remove_small(labels, min_area))
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
+
+
+STRIP_ROWS = 1024  # rows per strip of a parallel flood
+STRIP_MARGIN = 256  # rows of context on each side of a strip
+
+
+def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """``segmentation.watershed(surface, seeds)``, faster, with the same result.
+
+    Only the seeds' edge pixels start the flood: a seed's inner pixels cannot label
+    anything, and leaving them out spares a quarter of the queue. Images of two STRIP_ROWS
+    or more, on more than one core, are flooded strip by strip in threads (skimage releases the GIL), each strip
+    with STRIP_MARGIN rows of context; where a strip's context disagrees with its
+    neighbour's own rows, the whole image is flooded at once instead.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    interior = ndi.binary_erosion(seeds > 0, np.ones((3, 3), bool), border_value=1)
+    starts = np.where(interior, 0, seeds)
+
+    def one(rows: slice) -> np.ndarray:
+        flooded = segmentation.watershed(surface[rows], starts[rows], mask=~interior[rows])
+        return np.where(interior[rows], seeds[rows], flooded)
+
+    h = surface.shape[0]
+    threads = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                  else os.cpu_count() or 1, h // STRIP_ROWS)
+    if threads < 2:
+        return one(slice(None))
+    cuts = np.linspace(0, h, threads + 1).round().astype(int)
+    parts = [slice(max(0, a - STRIP_MARGIN), min(h, b + STRIP_MARGIN))
+             for a, b in itertools.pairwise(cuts)]
+    with ThreadPoolExecutor(threads) as pool:
+        strips = list(pool.map(one, parts))
+    labels = np.empty_like(strips[0], shape=surface.shape)
+    for (a, b), part, strip in zip(itertools.pairwise(cuts), parts, strips, strict=True):
+        labels[a:b] = strip[a - part.start:b - part.start]
+    # each strip's context rows nearest its cut must agree with the neighbour's own rows
+    half = max(1, STRIP_MARGIN // 2)
+    for i, cut in enumerate(cuts[1:-1]):
+        above, below = strips[i], strips[i + 1]
+        lo, hi = max(cut - half, cuts[i]), min(cut + half, cuts[i + 2])
+        if not (np.array_equal(above[cut - parts[i].start:hi - parts[i].start], labels[cut:hi])
+                and np.array_equal(below[lo - parts[i + 1].start:cut - parts[i + 1].start],
+                                   labels[lo:cut])):
+            return one(slice(None))
+    return labels
 
 
 def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,

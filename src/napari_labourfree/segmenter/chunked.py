@@ -200,14 +200,19 @@ def _grow(method: str, seeds: np.ndarray, maps: list[np.ndarray], options: Segme
     boundaries, or None where they are drawn later from the joined labels)."""
     from skimage import segmentation
 
-    from ..analysis.instances import _remove_small, fill_unlabelled, merge_weak_boundaries
+    from ..analysis.instances import (
+        _remove_small,
+        fill_unlabelled,
+        flood,
+        merge_weak_boundaries,
+    )
 
     local, _, inverse = segmentation.relabel_sequential(seeds)
     if method == "watershed":
         probability, distance = maps
         if local.max() == 0:  # no grain core near: nothing found here
             return np.zeros(seeds.shape, np.uint32), None
-        grown = segmentation.watershed(probability - distance, local)
+        grown = flood(probability - distance, local)
         if options.min_evidence:
             grown = merge_weak_boundaries(grown, probability, options.min_evidence,
                                           keep_ids=True)
