@@ -1,5 +1,7 @@
 """Physics and bookkeeping of the phase-field engine, on small CPU-friendly cases."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -267,13 +269,17 @@ def test_spread_for_the_measured_cv():
 
 @pytest.mark.slow
 def test_ahead_of_time_step_is_built_once_then_loaded(tmp_path, monkeypatch):
-    """The step compiled ahead of time gives the eager step's numbers; a new process
-    (a new compiled_step) loads the package from disk instead of building it again; and a
-    failing build warns and falls back."""
+    """The step compiled ahead of time gives the eager step's numbers; a new process loads
+    the package from disk without building it again or importing dynamo; an unloadable
+    package is built again; and a failing build warns and falls back."""
     pytest.importorskip("torch._inductor")
+    import subprocess
+    import sys
+
     from napari_labourfree.phasefield import aot, solver
 
-    monkeypatch.setenv("LABOURFREE_CACHE", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LABOURFREE_CACHE", str(cache))
     built = []
     real_build = aot.build
     monkeypatch.setattr(aot, "build", lambda *a: (built.append(a[1].shape), real_build(*a)))
@@ -286,11 +292,22 @@ def test_ahead_of_time_step_is_built_once_then_loaded(tmp_path, monkeypatch):
         x, y = step(x, 0.05, 2.0), solver.allen_cahn_step(y, 0.05, 2.0)
     np.testing.assert_allclose(x, y, atol=1e-5)
     assert built == [(1, 3, 40, 48)]
-    assert [p.name for p in (tmp_path / "cache").iterdir()] == [
-        aot.package_path(eta.device, solver.allen_cahn_step, eta.shape).name]
+    package = aot.package_path(eta.device, solver.allen_cahn_step, eta.shape)
+    assert [p.name for p in cache.iterdir()] == [package.name]  # no temporary file left
+
+    # a new process: loaded from disk, dynamo never imported
+    code = ("import sys, torch; from napari_labourfree.phasefield import aot, solver; "
+            "s = aot.compiled_step(solver.allen_cahn_step, lambda: sys.exit(3)); "
+            "s(torch.rand(1, 3, 40, 48), 0.1, 1.0); print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "LABOURFREE_CACHE": str(cache)})
+    assert out.stdout.strip() == "False", out.stderr
+
+    # a package cut short (a crash while it was written) is built again
+    package.write_bytes(b"PK\x03\x04 not a package")
     again = aot.compiled_step(solver.allen_cahn_step, lambda: pytest.fail("fell back"))
     np.testing.assert_allclose(again(eta.clone(), 0.1, 1.0), eager, atol=1e-6)
-    assert len(built) == 1  # loaded from disk
+    assert len(built) == 2
 
     def broken(*a):
         raise OSError("No space left on device")
@@ -300,4 +317,3 @@ def test_ahead_of_time_step_is_built_once_then_loaded(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="No space left on device"):
         out = fallback(torch.rand(1, 2, 40, 48), 0.1, 1.0)
     assert out.shape == (1, 2, 40, 48)
-    assert not list((tmp_path / "cache").glob(".*tmp*"))  # no half-written package

@@ -108,13 +108,17 @@ STRIP_MARGIN = 256  # rows of context on each side of a strip
 
 
 def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """``segmentation.watershed(surface, seeds)``, faster, with the same result.
+    """``segmentation.watershed(surface, seeds)``, faster; the same labels on the maps tried.
 
     Only the seeds' edge pixels start the flood: a seed's inner pixels cannot label
-    anything, and leaving them out spares a quarter of the queue. Images of two STRIP_ROWS
-    or more, on more than one core, are flooded strip by strip in threads (skimage releases the GIL), each strip
-    with STRIP_MARGIN rows of context; where a strip's context disagrees with its
-    neighbour's own rows, the whole image is flooded at once instead.
+    anything, and leaving them out spares a quarter of the queue. Where surface values tie
+    exactly, a pixel between two seeds may then go to the other one (skimage's own choice
+    there depends on the layout of its queue). Images of two STRIP_ROWS or more, on more
+    than one core, are flooded strip by strip in threads (skimage releases the GIL), each
+    strip with STRIP_MARGIN rows of context. Where a strip's context rows nearest a cut
+    disagree with its neighbour's own rows, the whole image is flooded at once instead.
+    That check is a guard, not a proof: a front that runs further than the context from
+    a seed outside the strip could still end differently.
     """
     from concurrent.futures import ThreadPoolExecutor
 

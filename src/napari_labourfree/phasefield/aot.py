@@ -19,6 +19,8 @@ import hashlib
 import inspect
 import os
 import platform
+import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -35,23 +37,29 @@ def cache_dir() -> Path:
     return Path(base) / "napari-labourfree"
 
 
+FORMAT = 1  # raise when the way packages are built (``build``) changes
+
+
 def _cpu_signature() -> str:
-    """What the compiled code depends on: the CPU model and its instruction sets."""
+    """What the compiled code depends on: the CPU model, its instruction sets, and the
+    vector capability torch picks on it."""
+    found = ""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
-        wanted = [line for line in lines if line.startswith(("model name", "flags"))][:2]
-        return "\n".join(wanted)
+        found = "\n".join([line for line in lines
+                           if line.startswith(("model name", "flags", "Features"))][:2])
     except OSError:
-        return platform.processor()
+        pass
+    return "\n".join([found or platform.processor(), torch.backends.cpu.get_cpu_capability()])
 
 
 def package_path(device: torch.device, step: Step, shape: tuple[int, ...],
                  dtype: torch.dtype = torch.float32) -> Path:
     from . import solver
 
-    key = "\n".join([inspect.getsource(step), repr(solver.TAIL_CUTOFF), torch.__version__,
-                     platform.machine(), device.type, _cpu_signature(), repr(tuple(shape)),
-                     str(dtype)])
+    key = "\n".join([str(FORMAT), inspect.getsource(step), repr(solver.TAIL_CUTOFF),
+                     torch.__version__, platform.machine(), device.type, _cpu_signature(),
+                     repr(tuple(shape)), str(dtype)])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir() / f"allen-cahn-{device.type}-{'x'.join(map(str, shape))}-{digest}.pt2"
 
@@ -71,12 +79,16 @@ def build(step: Step, eta: torch.Tensor, path: Path) -> None:
     # two distinct scalar tensors: one object passed twice would be traced as one input
     dt_l, kappa = (torch.tensor(v, dtype=eta.dtype, device=eta.device) for v in (0.1, 1.0))
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.pt2")  # it must end in .pt2
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.",
+                                    suffix=".pt2")  # the name must end in .pt2
+    os.close(handle)
+    tmp = Path(name)
     try:
         with warnings.catch_warnings():  # torch's own deprecation notices, not the user's
             warnings.simplefilter("ignore", FutureWarning)
-            program = torch.export.export(_StepModule(step), (eta, dt_l, kappa))
+            program = torch.export.export(_StepModule(step), (eta.contiguous(), dt_l, kappa))
             torch._inductor.aoti_compile_and_package(program, package_path=str(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is the user's anyway
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -89,6 +101,7 @@ def compiled_step(step: Step, fallback: Callable[[], Step]) -> Step:
     loaders: dict = {}
     scalars: dict = {}
     failed: list[Step] = []
+    lock = threading.Lock()
 
     def run(eta: torch.Tensor, dt_l: float, kappa: float) -> torch.Tensor:
         if failed:
@@ -96,7 +109,8 @@ def compiled_step(step: Step, fallback: Callable[[], Step]) -> Step:
         key = (tuple(eta.shape), eta.dtype, eta.device)
         if key not in loaders:
             try:
-                loaders[key] = _loader(step, eta)
+                with lock:
+                    loaders[key] = loaders.get(key) or _loader(step, eta)
             except Exception as err:  # noqa: BLE001 (no compiler, a full disk, ...: fall back)
                 warnings.warn(f"ahead-of-time compiling the phase-field step failed "
                               f"({err!s:.200}); compiling in this process instead",
@@ -113,9 +127,15 @@ def compiled_step(step: Step, fallback: Callable[[], Step]) -> Step:
 
 
 def _loader(step: Step, eta: torch.Tensor):
+    """The loaded package for ``eta``'s shape; a package that is missing, or on disk but
+    unloadable (cut short by a crash, corrupt), is built (again) first."""
     path = package_path(eta.device, step, eta.shape, eta.dtype)
-    if not path.is_file():
-        build(step, eta, path)
     index = eta.device.index if eta.device.index is not None else (
         0 if eta.device.type == "cuda" else -1)
+    if path.is_file():
+        try:
+            return torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
+        except Exception:  # noqa: BLE001 (any unloadable file is replaced below)
+            path.unlink(missing_ok=True)
+    build(step, eta, path)
     return torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, index)
