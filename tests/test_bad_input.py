@@ -102,6 +102,8 @@ REFUSED = [
       "--lambda-cycle", "nan"], "lambda cycle must be a finite number"),
     (["train-style", "--sim", "{s}", "--real", "{f}/grey.tif", "--out", "{t}/w.safetensors",
       "--lambda-cycle", "-1"], "must not be negative"),
+    (["train-style", "--sim", "{f}", "--real", "{f}/grey.tif", "--out", "{t}/w.safetensors",
+      "--grain-tint", "on"], "grain tints need each simulation's grain labels"),
 ]
 
 
