@@ -138,9 +138,10 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
     seed = model.header["config"]["training"].get("seed", 0)
     meta["grain_tint"] = model.grain_tint
     for i, path in enumerate(images):
-        phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
         if model.grain_tint:  # as the model saw them in training
             phi = tinted_file(path, i, seed)
+        else:
+            phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
         styled = yield from relay(model.to_real(phi, tile=tile),
                                   lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
