@@ -89,6 +89,13 @@ def paint(labels: np.ndarray, rng: np.random.Generator | int = 0,
         amount, scale = u(config.texture), u(config.texture_scale)
         image += amount * _smooth_noise((h, w), scale, rng)
         f["texture"] = round(amount, 3)
+    # Drawn only when possible, so looks from configs without mottling stay as they were.
+    if config.p_mottling > 0 and chance(config.p_mottling):
+        amount, scale = u(config.mottling), u(config.mottling_scale) * diameter
+        if polarity == "none":  # the grains must stay the larger contrast, or no truth shows
+            amount = min(amount, 0.75 * contrast)
+        image = _mottling(image, rng, amount, scale)
+        f["mottling"] = round(amount, 3)
 
     # the boundary line
     if polarity != "none":
@@ -170,6 +177,19 @@ def _smooth_noise(shape, scale: float, rng: np.random.Generator) -> np.ndarray:
     """Gaussian random field with unit std and correlation length ``scale`` px."""
     field = ndi.gaussian_filter(rng.standard_normal(shape).astype(np.float32), max(scale, 0.5))
     return field / (field.std() + 1e-6)
+
+
+def _mottling(image, rng, amount: float, size: float) -> np.ndarray:
+    """Patches of their own brightness, blind to the grains (uneven etching, stain, tint
+    etchants' blotches): each patch is a blob of a smooth random field with about ``size``
+    px across, shifted by its own amount (std ``amount``), with a soft edge."""
+    field = _smooth_noise(image.shape, max(size / 4, 1.0), rng)
+    level = rng.uniform(0.3, 1.0)  # covers about 16-38 % of the image
+    patches, n = ndi.label(field > level)
+    shift = np.zeros(n + 1, np.float32)
+    shift[1:] = amount * rng.standard_normal(n)
+    edge = np.clip((field - level) / 0.3, 0, 1)  # a ramp over a few px at the blob's rim
+    return image + shift[patches] * edge
 
 
 def _twins(image, labels, rng, fraction, diameter, contrast, yy, xx):
@@ -269,7 +289,8 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 
 def gallery_factors() -> dict[str, dict]:
     """One config per factor with that factor forced on (for the docs' gallery)."""
-    plain = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_relief=0, p_twins=0,
+    plain = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_mottling=0, p_relief=0,
+                 p_twins=0,
                  p_boundary_particles=0, p_interior_particles=0, p_scratches=0, p_dust=0,
                  p_shot_noise=0, p_scan_lines=0, p_jpeg=0, p_16bit=0, p_colour=0,
                  illumination=(0, 0), vignetting=(0, 0), blur=(0.5, 0.5), noise=(0.02, 0.02),
@@ -280,6 +301,8 @@ def gallery_factors() -> dict[str, dict]:
         "no line (step edges)": {**plain, "polarity": (0, 0, 1), "grain_contrast": (0.2, 0.2)},
         "wide, fading lines": {**plain, "line_width": (8, 8), "p_fading": 1},
         "texture and relief": {**plain, "p_texture": 1, "p_relief": 1},
+        "etch mottling": {**plain, "p_mottling": 1, "mottling": (0.15, 0.15),
+                          "mottling_scale": (0.3, 0.3)},
         "annealing twins": {**plain, "p_twins": 1, "twin_fraction": (0.5, 0.5)},
         "particles on boundaries": {**plain, "p_boundary_particles": 1,
                                     "particle_fraction": (0.02, 0.02)},
