@@ -189,3 +189,32 @@ def test_scratch_width_sets_how_wide_scratches_are(structure):
         marked[half] = (np.abs(painted.image.astype(int) - plain) > 10).mean()
     # the same three scratches (same random draws), five times wider: far more pixels
     assert marked[1.0] > 0.005 and marked[5.0] > 3 * marked[1.0]
+
+
+def test_mottling_patches_are_not_boundaries_and_scale_with_the_grains(structure):
+    from scipy import ndimage as ndi
+
+    view = periodic_view(structure, (160, 160), 1.0, np.random.default_rng(1))
+    quiet = {**PLAIN, "noise": (0, 0)}  # so that only the patches differ
+    plain = paint(view, 6, AppearanceConfig(**quiet))
+    patches = {}
+    for scale in (0.1, 0.5):
+        config = AppearanceConfig(**{**quiet, "p_mottling": 1, "mottling": (0.15, 0.15),
+                                     "mottling_scale": (scale, scale)})
+        painted = paint(view, 6, config)
+        assert (painted.mask == plain.mask).all() and painted.factors["mottling"] == 0.15
+        changed = np.abs(painted.image.astype(int) - plain.image.astype(int)) > 8
+        labelled, n = ndi.label(changed)
+        patches[scale] = (n, changed.sum() / max(n, 1))
+    # patches a fifth of the size: more of them, each smaller
+    assert patches[0.1][0] > 2 * patches[0.5][0]
+    assert patches[0.5][1] > 2 * patches[0.1][1]
+
+
+def test_mottling_without_a_line_stays_weaker_than_the_grains(structure):
+    view = periodic_view(structure, (96, 96), 1.0, np.random.default_rng(1))
+    config = AppearanceConfig(**{**PLAIN, "polarity": (0, 0, 1), "grain_contrast": (0.1, 0.1),
+                                 "p_mottling": 1, "mottling": (0.3, 0.3)})
+    assert paint(view, 2, config).factors["mottling"] == 0.075  # 0.75 of the contrast
+    lined = AppearanceConfig(**{**PLAIN, "p_mottling": 1, "mottling": (0.3, 0.3)})
+    assert paint(view, 2, lined).factors["mottling"] == 0.3  # a line marks the boundary
