@@ -31,9 +31,9 @@ class AppearanceConfig:
     grain_contrast: tuple[float, float] = (0.0, 0.3)  # std of per-grain brightness
     min_contrast_without_line: float = 0.08          # 'none' polarity needs some contrast
     p_texture: float = 0.6                           # smooth noise inside grains
-    texture: tuple[float, float] = (0.02, 0.3)       # its amplitude
+    texture: tuple[float, float] = (0.02, 0.25)      # its amplitude
     texture_scale: tuple[float, float] = (1.0, 12.0)  # its correlation length
-    p_mottling: float = 0.3                          # etch mottling: patches of other shade
+    p_mottling: float = 0.0                          # etch mottling (off: see results.md)
     mottling: tuple[float, float] = (0.03, 0.2)      # std of the patches' brightness shift
     mottling_scale: tuple[float, float] = (0.1, 0.5)  # patch size, in grain diameters
     p_relief: float = 0.4                            # per-grain brightness gradient (etch)
