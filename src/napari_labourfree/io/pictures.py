@@ -25,11 +25,19 @@ def overlay(image: np.ndarray, boundaries: np.ndarray, colour=(255, 40, 40)) -> 
     return rgb
 
 
-def write_png(path: Path | str, rgb_or_grey: np.ndarray, max_side: int = 1024) -> None:
+PNG_SIDE = 1024  # px: pictures are shrunk to this longer side
+
+
+def png_step(shape: tuple[int, ...], max_side: int = PNG_SIDE) -> int:
+    """The stride that brings an image of ``shape`` (rows, columns, ...) to <= max_side."""
+    return max(1, -(-max(shape[:2]) // max_side))
+
+
+def write_png(path: Path | str, rgb_or_grey: np.ndarray, max_side: int = PNG_SIDE) -> None:
     """Write a PNG atomically, shrunk (by striding) so its longer side is <= max_side."""
     import imageio.v3 as iio
 
     data = np.asarray(rgb_or_grey)
-    step = max(1, int(np.ceil(max(data.shape[:2]) / max_side)))
+    step = png_step(data.shape, max_side)
     data = data[::step, ::step]
     atomic_write(Path(path), lambda tmp: iio.imwrite(tmp, data, extension=".png"))

@@ -119,7 +119,7 @@ def segment_one(model, path: Path, out: Path, i: int, total: int, *, options=Non
     from ..analysis.statistics import grain_summary, grain_table
     from ..io.atomic import all_or_none
     from ..io.images import read_image
-    from ..io.pictures import overlay, write_png
+    from ..io.pictures import overlay, png_step, write_png
     from ..io.tables import write_csv, write_json
     from ..io.tiff import write_tiff
     from ..provenance import versions
@@ -140,7 +140,9 @@ def segment_one(model, path: Path, out: Path, i: int, total: int, *, options=Non
             write_tiff(f"{stem}_labels.tif", labels)
         if save_probability:
             write_tiff(f"{stem}_probability.tif", result.probability, **scale)
-        write_png(f"{stem}_overlay.png", overlay(loaded.data, result.boundaries))
+        step = png_step(labels.shape)  # the overlay is drawn at the picture's size only
+        write_png(f"{stem}_overlay.png", overlay(loaded.data[::step, ::step],
+                                                 result.boundaries[::step, ::step]))
         table = grain_table(labels, size)
         summary = grain_summary(labels, table, size, include_border)
         write_csv(f"{stem}_grains.csv", table)
@@ -163,7 +165,7 @@ def _segment_by_windows(model, path, out, i, total, *, options, pixel_size, incl
     from ..analysis.statistics import summary_from
     from ..io.atomic import all_or_none
     from ..io.lazy import open_lazy, replace_dir
-    from ..io.pictures import overlay, write_png
+    from ..io.pictures import overlay, png_step, write_png
     from ..io.tables import write_csv, write_json
     from ..provenance import versions
     from .chunked import DEFAULT_CHUNK, segment_chunked
@@ -182,7 +184,7 @@ def _segment_by_windows(model, path, out, i, total, *, options, pixel_size, incl
                                result.summary_parts["jeffries"], image.shape, size,
                                include_border)
         h, w = image.shape
-        step = max(1, -(-max(h, w) // 1024))
+        step = png_step((h, w))
         small = np.asarray(result.labels[::step, ::step])
         stem = out / path.stem
         with all_or_none([out / n for n in names]):
