@@ -213,8 +213,15 @@ def test_mottling_patches_are_not_boundaries_and_scale_with_the_grains(structure
 
 def test_mottling_without_a_line_stays_weaker_than_the_grains(structure):
     view = periodic_view(structure, (96, 96), 1.0, np.random.default_rng(1))
-    config = AppearanceConfig(**{**PLAIN, "polarity": (0, 0, 1), "grain_contrast": (0.1, 0.1),
-                                 "p_mottling": 1, "mottling": (0.3, 0.3)})
-    assert paint(view, 2, config).factors["mottling"] == 0.075  # 0.75 of the contrast
-    lined = AppearanceConfig(**{**PLAIN, "p_mottling": 1, "mottling": (0.3, 0.3)})
-    assert paint(view, 2, lined).factors["mottling"] == 0.3  # a line marks the boundary
+    quiet = {**PLAIN, "noise": (0, 0), "grain_contrast": (0.1, 0.1)}
+    shifts = {}
+    for name, polarity, amount in (("no line", (0, 0, 1), 0.075), ("lined", (1, 0, 0), 0.3)):
+        base = {**quiet, "polarity": polarity}
+        mottled = paint(view, 2, AppearanceConfig(**{**base, "p_mottling": 1,
+                                                     "mottling": (0.3, 0.3)}))
+        assert mottled.factors["mottling"] == amount  # capped at 0.75 of the contrast
+        plain = paint(view, 2, AppearanceConfig(**base)).image.astype(float)
+        shifts[name] = np.abs(mottled.image.astype(float) - plain).sum()
+    # the same patches (same draws), painted with a quarter of the shift (a little more
+    # than a quarter of the change: the stronger one is clipped at black and white)
+    assert 0.2 < shifts["no line"] / shifts["lined"] < 0.45

@@ -161,3 +161,16 @@ def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch):
     calls.clear()
     assert np.array_equal(instances.flood(surface, seeds), expected)
     assert calls[-1] == (300, 220)
+
+
+def test_fill_unlabelled_reaches_every_pixel():
+    from napari_labourfree.analysis.instances import fill_unlabelled
+
+    labels = np.zeros((10, 10), np.int32)
+    labels[0, 0] = 3  # the far corner is further than the image's side from it
+    assert (fill_unlabelled(labels) == 3).all()
+    two = np.zeros((6, 9), np.uint32)
+    two[:, 0], two[:, -1] = 1, 2
+    filled = fill_unlabelled(two)
+    assert filled.dtype == np.uint32
+    assert (filled[:, :4] == 1).all() and (filled[:, 5:] == 2).all()

@@ -116,8 +116,8 @@ def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     there depends on the layout of its queue). Images of two STRIP_ROWS or more, on more
     than one core, are flooded strip by strip in threads (skimage releases the GIL), each
     strip (at most two STRIP_ROWS, which bounds the memory) with STRIP_MARGIN rows of
-    context. Where a strip's context rows nearest a cut
-    disagree with its neighbour's own rows, the whole image is flooded at once instead.
+    context. Where a strip's context rows nearest a cut disagree with its neighbour's own
+    rows, the whole image is flooded at once instead.
     That check is a guard, not a proof: a front that runs further than the context from
     a seed outside the strip could still end differently.
     """
@@ -135,9 +135,10 @@ def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
                   else os.cpu_count() or 1, h // STRIP_ROWS)
     if threads < 2:
         return one(slice(None))
-    # at most 2 STRIP_ROWS a strip: skimage needs about 28 bytes a pixel while it floods
-    strips = max(threads, -(-h // (2 * STRIP_ROWS)))
-    cuts = np.linspace(0, h, strips + 1).round().astype(int)
+    # At most 2 STRIP_ROWS a strip (plus context): skimage floods in float64, about 28
+    # bytes a pixel, so memory grows with the strip and the threads, not the image.
+    count = max(threads, -(-h // (2 * STRIP_ROWS)))
+    cuts = np.linspace(0, h, count + 1).round().astype(int)
     parts = [slice(max(0, a - STRIP_MARGIN), min(h, b + STRIP_MARGIN))
              for a, b in itertools.pairwise(cuts)]
     with ThreadPoolExecutor(threads) as pool:
@@ -238,8 +239,10 @@ def fill_unlabelled(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.max() == 0 or labels.min() > 0:
         return labels
-    # skimage's expand_labels with an unbounded distance, in 9 bytes a pixel instead of 33:
-    # the same nearest labelled pixel (int32 indices), looked up a block of rows at a time
+    # skimage's expand_labels, in about 13 bytes a pixel instead of 33: the same nearest
+    # labelled pixel (int32 indices), looked up a block of rows at a time. Unlike
+    # expand_labels(distance=max(shape)) it also fills pixels further than that from any
+    # grain (a single labelled corner pixel of a square image).
     rows, cols = ndi.distance_transform_edt(labels == 0, return_distances=False,
                                             return_indices=True)
     filled = np.empty_like(labels)
