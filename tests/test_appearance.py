@@ -38,6 +38,9 @@ def structure(tiny_sims):
     ({"blur": (0, 1, 2)}, "low <= high"),
     ({"scratch_width": (4, 1)}, "scratch_width must be"),
     ({"scratch_width": (0, float("inf"))}, "finite"),
+    ({"p_mottling": 1.5}, "probability"),
+    ({"mottling_scale": (0.5, 0.1)}, "mottling_scale must be"),
+    ({"mottling": (float("nan"), 0.1)}, "finite"),
 ])
 def test_bad_config_is_refused_by_name(changes, words):
     with pytest.raises(ValueError, match=words):
