@@ -207,7 +207,7 @@ def test_mottling_patches_are_not_boundaries_and_scale_with_the_grains(structure
         painted = paint(view, 6, config)
         assert (painted.mask == plain.mask).all() and painted.factors["mottling"] == 0.15
         changed = np.abs(painted.image.astype(int) - plain.image.astype(int)) > 8
-        labelled, n = ndi.label(changed)
+        _, n = ndi.label(changed)
         patches[scale] = (n, changed.sum() / max(n, 1))
     # patches a fifth of the size: more of them, each smaller
     assert patches[0.1][0] > 2 * patches[0.5][0]

@@ -290,9 +290,8 @@ def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
 def gallery_factors() -> dict[str, dict]:
     """One config per factor with that factor forced on (for the docs' gallery)."""
     plain = dict(polarity=(1, 0, 0), p_fading=0, p_texture=0, p_mottling=0, p_relief=0,
-                 p_twins=0,
-                 p_boundary_particles=0, p_interior_particles=0, p_scratches=0, p_dust=0,
-                 p_shot_noise=0, p_scan_lines=0, p_jpeg=0, p_16bit=0, p_colour=0,
+                 p_twins=0, p_boundary_particles=0, p_interior_particles=0, p_scratches=0,
+                 p_dust=0, p_shot_noise=0, p_scan_lines=0, p_jpeg=0, p_16bit=0, p_colour=0,
                  illumination=(0, 0), vignetting=(0, 0), blur=(0.5, 0.5), noise=(0.02, 0.02),
                  line_width=(2, 2), line_strength=(0.8, 0.8), grain_contrast=(0.1, 0.1))
     return {

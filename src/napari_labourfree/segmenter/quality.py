@@ -24,7 +24,7 @@ NEAR = np.add.outer(np.arange(-2, 3) ** 2, np.arange(-2, 3) ** 2) <= 4  # a disk
 def _count_ids(labels: np.ndarray, rows: int = 512) -> int:
     """How many distinct ids > 0 ``labels`` holds (row block by row block: a few MB, where
     np.unique would copy and sort the whole image)."""
-    seen = np.zeros(int(labels.max()) + 1 if labels.size else 1, bool)
+    seen = np.zeros(int(labels.max()) + 1, bool)
     for start in range(0, labels.shape[0], rows):
         seen[labels[start:start + rows]] = True
     return int(np.count_nonzero(seen[1:]))
