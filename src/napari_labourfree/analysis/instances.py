@@ -63,8 +63,8 @@ def grains_from_boundaries(
         labels = _split_at_necks(interior, labels, close_gaps)
     if min_area > 1:
         labels = _remove_small(labels, min_area)
-    if fill_boundaries and labels.max() > 0:
-        labels = segmentation.expand_labels(labels, distance=max(labels.shape))
+    if fill_boundaries:
+        labels = fill_unlabelled(labels)
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
 
