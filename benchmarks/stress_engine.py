@@ -77,6 +77,12 @@ RANDOM_ROWS = {"random looks, first ranges": FIRST_RANGES,
                "random looks, with mottling, texture to 0.3": {
                    **WIDENED, "p_mottling": 0.3, "texture": (0.02, 0.3)}}
 LOOKS_PER_STRUCTURE = 3
+# Grain sizes as broadly spread as in real polycrystals (equivalent diameters with a CV of
+# about 0.6; the structures above have about 0.2): structures grown from seeds of uneven
+# density (log-density sd 1), with a plain look and with random looks.
+SPREAD = 1.0
+SPREAD_ROWS = {"sizes spread (CV ~0.6), plain": ({}, 40)}
+SPREAD_RANDOM_ROWS = {"sizes spread (CV ~0.6), random looks, widened ranges": WIDENED}
 
 
 def main() -> None:
@@ -105,21 +111,30 @@ def main() -> None:
     model = Segmenter.load(weights)
     grain_size = args.grain_size if args.grain_size in ("auto", "off") else float(args.grain_size)
     params = GrowthParams(height=256, width=256, grains=30, steps=400)
-    structures = run_job(simulate(params, seeds=tuple(range(900, 900 + args.images)),
-                                  compile=False)).labels
+    seeds = tuple(range(900, 900 + args.images))
+    structures = run_job(simulate(params, seeds=seeds, compile=False)).labels
+    spread = replace(params, grains=40, spread=SPREAD)
+    spread_structures = None  # grown when a row needs them
     print(f"model {weights.name}, {args.images} images of {args.size} px per row, "
           f"grain size {args.grain_size}\n")
     print("| factor | boundary F1 | ARI | AP | grains (pred / true) | s/image |")
     print("|---|---|---|---|---|---|")
-    rows = [(name, replace(AppearanceConfig(**plain), **changes), [diameter])
+    rows = [(name, replace(AppearanceConfig(**plain), **changes), [diameter], False)
             for name, (changes, diameter) in ROWS.items()]
-    rows += [(name, AppearanceConfig(**changes), [None] * LOOKS_PER_STRUCTURE)
+    rows += [(name, AppearanceConfig(**changes), [None] * LOOKS_PER_STRUCTURE, False)
              for name, changes in RANDOM_ROWS.items()]
-    for name, config, diameters in rows:
+    rows += [(name, replace(AppearanceConfig(**plain), **changes), [diameter], True)
+             for name, (changes, diameter) in SPREAD_ROWS.items()]
+    rows += [(name, AppearanceConfig(**changes), [None] * LOOKS_PER_STRUCTURE, True)
+             for name, changes in SPREAD_RANDOM_ROWS.items()]
+    for name, config, diameters, spread_sizes in rows:
         if args.only and args.only not in name:
             continue
+        if spread_sizes and spread_structures is None:
+            spread_structures = run_job(simulate(spread, seeds=seeds, compile=False)).labels
         results, counts, start = [], [], time.perf_counter()
-        for i, (labels, diameter) in enumerate(itertools.product(structures, diameters)):
+        sources = spread_structures if spread_sizes else structures
+        for i, (labels, diameter) in enumerate(itertools.product(sources, diameters)):
             rng = np.random.default_rng(1000 + i)
             diameter = diameter or float(np.exp(rng.uniform(np.log(16), np.log(80))))
             size = max(args.size, round(4 * diameter))  # at least 4 grains across
