@@ -77,12 +77,12 @@ RANDOM_ROWS = {"random looks, first ranges": FIRST_RANGES,
                "random looks, with mottling, texture to 0.3": {
                    **WIDENED, "p_mottling": 0.3, "texture": (0.02, 0.3)}}
 LOOKS_PER_STRUCTURE = 3
-# Grain sizes as broadly spread as in real polycrystals (equivalent diameters with a CV of
-# about 0.6; the structures above have about 0.2): structures grown from seeds of uneven
-# density (log-density sd 1), with a plain look and with random looks.
+# Grain sizes spread about as broadly as in real polycrystals: structures grown from random
+# seeds of uneven density (log-density sd 1) have equivalent diameters with a CV of about
+# 0.5; the Lloyd-relaxed structures above have 0.07. A plain look and random looks.
 SPREAD = 1.0
-SPREAD_ROWS = {"sizes spread (CV ~0.6), plain": ({}, 40)}
-SPREAD_RANDOM_ROWS = {"sizes spread (CV ~0.6), random looks, widened ranges": WIDENED}
+SPREAD_ROWS = {"sizes spread (CV ~0.5), plain": ({}, 40)}
+SPREAD_RANDOM_ROWS = {"sizes spread (CV ~0.5), random looks, widened ranges": WIDENED}
 
 
 def main() -> None:
@@ -113,7 +113,7 @@ def main() -> None:
     params = GrowthParams(height=256, width=256, grains=30, steps=400)
     seeds = tuple(range(900, 900 + args.images))
     structures = run_job(simulate(params, seeds=seeds, compile=False)).labels
-    spread = replace(params, grains=40, spread=SPREAD)
+    spread = replace(params, grains=40, regularity=0, spread=SPREAD)
     spread_structures = None  # grown when a row needs them
     print(f"model {weights.name}, {args.images} images of {args.size} px per row, "
           f"grain size {args.grain_size}\n")
