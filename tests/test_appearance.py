@@ -41,6 +41,11 @@ def structure(tiny_sims):
     ({"p_mottling": 1.5}, "probability"),
     ({"mottling_scale": (0.5, 0.1)}, "mottling_scale must be"),
     ({"mottling": (float("nan"), 0.1)}, "finite"),
+    ({"p_elongation": -0.1}, ">= 0"),
+    ({"elongation": (0.5, 2)}, "elongation .* >= 1"),
+    ({"elongation": (3, 2)}, "elongation must be"),
+    ({"waviness": (0.1, 0.5)}, "waviness must stay <= 0.25"),
+    ({"waviness": (float("nan"), 0.1)}, "finite"),
 ])
 def test_bad_config_is_refused_by_name(changes, words):
     with pytest.raises(ValueError, match=words):
@@ -228,3 +233,45 @@ def test_mottling_without_a_line_stays_weaker_than_the_grains(structure):
     # the same patches (same draws), painted with a quarter of the shift (a little more
     # than a quarter of the change: the stronger one is clipped at black and white)
     assert 0.2 < shifts["no line"] / shifts["lined"] < 0.45
+
+
+def test_geometry_off_reads_the_same_view_and_on_reshapes_the_grains(structure):
+    from skimage.measure import regionprops
+
+    from napari_labourfree.appearance.geometry import structure_view
+
+    zoom = 30 / mean_diameter(structure)
+    plain = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4))
+    same, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
+                                   AppearanceConfig())  # both chances 0: not even drawn
+    assert factors == {} and (same == plain).all()
+
+    def shape_of(view):
+        grains = [r for r in regionprops(view) if r.area > 50]
+        ratio = np.median([r.axis_major_length / r.axis_minor_length for r in grains])
+        return ratio, np.mean([r.area for r in grains])
+
+    config = replace(AppearanceConfig(), p_elongation=1, elongation=(3, 3))
+    long, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
+                                   config)
+    assert factors == {"elongation": 3.0}
+    (round_ratio, round_area), (long_ratio, long_area) = shape_of(plain), shape_of(long)
+    assert long_ratio > 2 * round_ratio and long_area == pytest.approx(round_area, rel=0.35)
+
+    config = replace(AppearanceConfig(), p_waviness=1, waviness=(0.12, 0.12))
+    wavy, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
+                                   config)
+    assert factors == {"waviness": 0.12} and (wavy != plain).mean() > 0.05
+    # bent, not broken: the same window bent as far gives as many grains, and no crumbs
+    from napari_labourfree.phasefield.voronoi import smooth_field
+
+    rng = np.random.default_rng(5)
+    bend = np.stack([smooth_field((192, 192), 10, rng) for _ in range(2)]) * (0.12 * 30)
+    bent = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4),
+                         displacement=bend)
+    assert (bent != plain).mean() > 0.05
+    assert abs(int(bent.max()) - int(plain.max())) <= 0.1 * plain.max()
+    assert min(r.area for r in regionprops(bent)) >= 4  # reading a bent grid cuts 1 px crumbs
+    assert min(r.area for r in regionprops(long)) >= 4
+    with pytest.raises(ValueError, match="elongation"):
+        periodic_view(structure, (10, 10), 1.0, np.random.default_rng(0), elongation=0.5)

@@ -21,6 +21,10 @@ POLARITIES = ("dark", "bright", "none")
 class AppearanceConfig:
     # --- geometry (the phase-field structure, rescaled) ---
     grain_diameter: tuple[float, float] = (12.0, 160.0)  # mean grain diameter, log-uniform
+    p_elongation: float = 0.0                        # grains stretched along one direction
+    elongation: tuple[float, float] = (1.2, 3.0)     # length / width, area kept
+    p_waviness: float = 0.0                          # boundaries bent by a smooth warp
+    waviness: tuple[float, float] = (0.03, 0.12)     # how far, in grain diameters
     # --- boundaries ---
     polarity: tuple[float, float, float] = (0.45, 0.3, 0.25)  # weights of dark/bright/none
     line_width: tuple[float, float] = (1.0, 16.0)    # drawn line width (capped at D/4)
@@ -79,6 +83,10 @@ class AppearanceConfig:
         require(len(self.polarity) == 3 and sum(self.polarity) > 0,
                 "appearance polarity needs three weights (dark, bright, none), not all 0")
         require(self.grain_diameter[0] >= 4, "appearance grain_diameter must start at >= 4 px")
+        require(self.elongation[0] >= 1, "appearance elongation (length / width) must start "
+                                         "at >= 1")
+        require(self.waviness[1] <= 0.25, "appearance waviness must stay <= 0.25 grain "
+                                          "diameters (more folds grains into pieces)")
         require(self.line_width[0] >= 0.5, "appearance line_width must start at >= 0.5 px")
         require(self.jpeg_quality[1] <= 100, "appearance jpeg_quality lies in 0..100")
         return self

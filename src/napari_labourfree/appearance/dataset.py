@@ -25,7 +25,7 @@ from ..io.tiff import write_tiff
 from ..jobs import Job, Progress
 from ..provenance import versions
 from .config import AppearanceConfig
-from .geometry import mean_diameter, periodic_view
+from .geometry import mean_diameter, structure_view
 from .paint import paint
 
 
@@ -65,7 +65,8 @@ def _render_job(sources, out, count, size, config, seed):
         rng = np.random.default_rng(np.random.SeedSequence([seed, i]))
         k = int(rng.integers(len(structures)))
         diameter = math.exp(rng.uniform(lo, hi))
-        labels = periodic_view(structures[k], (size, size), diameter / diameters[k], rng)
+        labels, geometry = structure_view(structures[k], (size, size),
+                                          diameter / diameters[k], diameter, rng, config)
         painted = paint(labels, rng, config, diameter)
         name = f"look_{i:04d}.tif"
         with all_or_none([out / sub / name for sub in ("images", "masks", "labels")]):
@@ -74,7 +75,8 @@ def _render_job(sources, out, count, size, config, seed):
             write_tiff(out / "labels" / name, painted.labels.astype(
                 np.uint16 if painted.labels.max() < 2**16 else np.uint32))
         meta["images"].append({"name": name, "structure": sources[k].name,
-                               "grains": int(painted.labels.max()), **painted.factors})
+                               "grains": int(painted.labels.max()), **geometry,
+                               **painted.factors})
         if (i + 1) % 50 == 0 or i + 1 == count:
             write_text(out / "meta.json", json.dumps(meta, indent=1))
         yield Progress(i + 1, count, f"painted {i + 1}/{count}")
