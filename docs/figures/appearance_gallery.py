@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from napari_labourfree.appearance import AppearanceConfig, paint, periodic_view  # noqa: E402
-from napari_labourfree.appearance.geometry import mean_diameter  # noqa: E402
+from napari_labourfree.appearance.geometry import mean_diameter, structure_view  # noqa: E402
 from napari_labourfree.appearance.paint import gallery_factors  # noqa: E402
 from napari_labourfree.jobs import run_job  # noqa: E402
 from napari_labourfree.phasefield.params import GrowthParams  # noqa: E402
@@ -26,6 +26,13 @@ structure = run_job(simulate(GrowthParams(height=256, width=256, grains=40, step
 view = periodic_view(structure, (192, 192), 1.0, np.random.default_rng(0))
 panels = [(name, paint(view, 3, AppearanceConfig(**changes)))
           for name, changes in gallery_factors().items()]
+plain = gallery_factors()["plain dark lines"]
+for name, changes in (("elongated grains (aspect 3)", {"p_elongation": 1, "elongation": (3, 3)}),
+                      ("wavy boundaries (0.12 D)", {"p_waviness": 1, "waviness": (0.12, 0.12)})):
+    config = AppearanceConfig(**plain, **changes)
+    labels, _ = structure_view(structure, (192, 192), 1.0, mean_diameter(structure),
+                               np.random.default_rng(0), config)
+    panels.append((name, paint(labels, 3, config)))
 config = AppearanceConfig(grain_diameter=(12, 100))
 rng = np.random.default_rng(8)
 for k in range(5):
