@@ -22,7 +22,7 @@ class AppearanceConfig:
     # --- geometry (the phase-field structure, rescaled) ---
     grain_diameter: tuple[float, float] = (12.0, 160.0)  # mean grain diameter, log-uniform
     p_elongation: float = 0.0                        # grains stretched along one direction
-    elongation: tuple[float, float] = (1.2, 3.0)     # length / width, area kept
+    elongation: tuple[float, float] = (1.2, 4.0)     # length / width, area kept
     p_waviness: float = 0.0                          # boundaries bent by a smooth warp
     waviness: tuple[float, float] = (0.03, 0.12)     # how far, in grain diameters
     # --- boundaries ---
