@@ -51,8 +51,8 @@ def part_coloured(args) -> dict:
 
 
 def part_dense(args) -> dict:
-    from napari_labourfree.phasefield.reference import grow_dense
     from napari_labourfree.phasefield.params import GrowthParams
+    from napari_labourfree.phasefield.reference import grow_dense
     from napari_labourfree.phasefield.solver import initial_labels
 
     params = GrowthParams(height=args.size, width=args.size, grains=args.grains, steps=args.steps)
