@@ -42,7 +42,8 @@ def structure(tiny_sims):
     ({"mottling_scale": (0.5, 0.1)}, "mottling_scale must be"),
     ({"mottling": (float("nan"), 0.1)}, "finite"),
     ({"p_elongation": -0.1}, ">= 0"),
-    ({"elongation": (0.5, 2)}, "elongation .* >= 1"),
+    ({"elongation": (0.5, 2)}, "elongation .* 1..10"),
+    ({"elongation": (2, 50)}, "elongation .* 1..10"),
     ({"elongation": (3, 2)}, "elongation must be"),
     ({"waviness": (0.1, 0.5)}, "waviness must stay <= 0.25"),
     ({"waviness": (float("nan"), 0.1)}, "finite"),
@@ -237,8 +238,10 @@ def test_mottling_without_a_line_stays_weaker_than_the_grains(structure):
 
 def test_geometry_off_reads_the_same_view_and_on_reshapes_the_grains(structure):
     from skimage.measure import regionprops
+    from skimage.segmentation import clear_border, find_boundaries
 
     from napari_labourfree.appearance.geometry import structure_view
+    from napari_labourfree.phasefield.voronoi import smooth_field
 
     zoom = 30 / mean_diameter(structure)
     plain = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4))
@@ -246,32 +249,47 @@ def test_geometry_off_reads_the_same_view_and_on_reshapes_the_grains(structure):
                                    AppearanceConfig())  # both chances 0: not even drawn
     assert factors == {} and (same == plain).all()
 
-    def shape_of(view):
-        grains = [r for r in regionprops(view) if r.area > 50]
-        ratio = np.median([r.axis_major_length / r.axis_minor_length for r in grains])
-        return ratio, np.mean([r.area for r in grains])
+    def grains(view):  # whole grains only: edges cut grains short
+        return [r for r in regionprops(clear_border(view)) if r.area > 50]
+
+    def ratio(view):
+        return np.median([r.axis_major_length / r.axis_minor_length for r in grains(view)])
 
     config = replace(AppearanceConfig(), p_elongation=1, elongation=(3, 3))
-    long, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
-                                   config)
+    _, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
+                                config)
     assert factors == {"elongation": 3.0}
-    (round_ratio, round_area), (long_ratio, long_area) = shape_of(plain), shape_of(long)
-    assert long_ratio > 2 * round_ratio and long_area == pytest.approx(round_area, rel=0.35)
+    for angle in (0.0, np.pi / 2):  # skimage's orientation: from the rows' axis
+        long = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4),
+                             elongation=3, angle=angle)
+        assert ratio(long) > 1.8 * ratio(plain)
+        assert np.median([abs(r.orientation) for r in grains(long)]) == pytest.approx(
+            angle, abs=0.3)
+        assert np.mean([r.area for r in grains(long)]) == pytest.approx(
+            np.mean([r.area for r in grains(plain)]), rel=0.35)
+        assert min(r.area for r in regionprops(long)) >= 4  # no 1 px crumbs of the reading
 
     config = replace(AppearanceConfig(), p_waviness=1, waviness=(0.12, 0.12))
-    wavy, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
-                                   config)
-    assert factors == {"waviness": 0.12} and (wavy != plain).mean() > 0.05
-    # bent, not broken: the same window bent as far gives as many grains, and no crumbs
-    from napari_labourfree.phasefield.voronoi import smooth_field
-
+    _, factors = structure_view(structure, (192, 192), zoom, 30, np.random.default_rng(4),
+                                config)
+    assert factors == {"waviness": 0.12}
+    # bent, not broken: the same window, bent, moves the boundaries but keeps the grains
+    lines = find_boundaries(plain)
+    still = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4),
+                          displacement=np.zeros((2, 192, 192)))
     rng = np.random.default_rng(5)
     bend = np.stack([smooth_field((192, 192), 10, rng) for _ in range(2)]) * (0.12 * 30)
     bent = periodic_view(structure, (192, 192), zoom, np.random.default_rng(4),
                          displacement=bend)
-    assert (bent != plain).mean() > 0.05
+    moved = (find_boundaries(bent) != lines).mean()
+    assert moved > 0.05 and moved > 5 * (find_boundaries(still) != lines).mean()
     assert abs(int(bent.max()) - int(plain.max())) <= 0.1 * plain.max()
-    assert min(r.area for r in regionprops(bent)) >= 4  # reading a bent grid cuts 1 px crumbs
-    assert min(r.area for r in regionprops(long)) >= 4
+    assert min(r.area for r in regionprops(bent)) >= 4
     with pytest.raises(ValueError, match="elongation"):
         periodic_view(structure, (10, 10), 1.0, np.random.default_rng(0), elongation=0.5)
+    with pytest.raises(ValueError, match="displacement must be finite and of shape"):
+        periodic_view(structure, (10, 10), 1.0, np.random.default_rng(0),
+                      displacement=np.zeros((2, 1, 10)))
+    # a view too small for any whole piece keeps its grains rather than losing them all
+    tiny = periodic_view(structure, (1, 1), 1.0, np.random.default_rng(0), elongation=2)
+    assert tiny.min() >= 1

@@ -83,8 +83,8 @@ class AppearanceConfig:
         require(len(self.polarity) == 3 and sum(self.polarity) > 0,
                 "appearance polarity needs three weights (dark, bright, none), not all 0")
         require(self.grain_diameter[0] >= 4, "appearance grain_diameter must start at >= 4 px")
-        require(self.elongation[0] >= 1, "appearance elongation (length / width) must start "
-                                         "at >= 1")
+        require(1 <= self.elongation[0] and self.elongation[1] <= 10,
+                "appearance elongation (length / width) must lie in 1..10")
         require(self.waviness[1] <= 0.25, "appearance waviness must stay <= 0.25 grain "
                                           "diameters (more folds grains into pieces)")
         require(self.line_width[0] >= 0.5, "appearance line_width must start at >= 0.5 px")

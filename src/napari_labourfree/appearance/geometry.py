@@ -35,6 +35,10 @@ def periodic_view(labels: np.ndarray, shape: tuple[int, int], zoom: float,
         raise ValueError(f"zoom must be a positive number, not {zoom}")
     if elongation < 1 or not math.isfinite(elongation):
         raise ValueError(f"elongation must be a number >= 1, not {elongation}")
+    if displacement is not None and (np.shape(displacement) != (2, *shape)
+                                     or not np.isfinite(displacement).all()):
+        raise ValueError(f"displacement must be finite and of shape (2, {shape[0]}, "
+                         f"{shape[1]}), not {np.shape(displacement)}")
     h, w = labels.shape
     y0, x0 = rng.uniform(0, h), rng.uniform(0, w)
     reshaped = elongation != 1 or displacement is not None
@@ -72,8 +76,8 @@ def _without_crumbs(view: np.ndarray, area: int = 4) -> np.ndarray:
     from ..analysis.instances import fill_unlabelled
 
     sizes = np.bincount(view.ravel())
-    if sizes[1:].min(initial=area) >= area:
-        return view
+    if sizes[1:].min(initial=area) >= area or sizes[1:].max(initial=0) < area:
+        return view  # nothing to give back, or nothing to give it to
     view = fill_unlabelled(np.where(sizes[view] >= area, view, 0))
     return measure.label(view, background=0, connectivity=1)
 
