@@ -7,9 +7,8 @@ engine alone, so every real image it meets is one it has never seen. Stages (eac
 when its output exists, so an interrupted run continues):
 1. simulate phase-field polycrystals (512 px, 112 grains, 1000 steps): half with even
    grain areas (Lloyd-relaxed seeds), half from random seeds (a broader size spread);
-2. paint them with the appearance engine: 256 px views at random grain sizes, some
-   stretched (elongated grains), with random boundary polarity, width, fading, texture,
-   twins, particles, scratches, noise, colour;
+2. paint them with the appearance engine: 256 px views at random grain sizes with random
+   boundary polarity, width, fading, texture, twins, particles, scratches, noise, colour;
 3. train a U-Net with two outputs (boundary probability and distance map);
 4. copy the weights, without optimizer state, into the package.
 About 45 min on a 2-core CPU with the defaults.
@@ -25,8 +24,6 @@ import time
 from pathlib import Path
 
 GRAIN_DIAMETER = (12.0, 100.0)  # px in the painted images; the training zoom widens it
-# Rolled or columnar grains: phase-field structures are equiaxed, so some views are stretched
-SHAPES = {"p_elongation": 0.2}
 
 
 def stage(name: str, done: Path) -> bool:
@@ -73,7 +70,7 @@ def main() -> None:
     looks = work / "looks"
     if stage("paint with the appearance engine", looks / "meta.json"):
         start = time.perf_counter()
-        config = AppearanceConfig(grain_diameter=GRAIN_DIAMETER, **SHAPES)
+        config = AppearanceConfig(grain_diameter=GRAIN_DIAMETER)
         # one structure folder for the engine: both kinds, prefixed
         sims = work / "sims_all" / "labels"
         sims.mkdir(parents=True, exist_ok=True)
@@ -98,7 +95,7 @@ def main() -> None:
     model = Segmenter.load(weights)
     header["config"]["training"]["recipe"] = {
         "script": "recipes/default_model.py", "real_images_used": 0, "labels_used": 0,
-        "structures": args.structures, "shapes": SHAPES, "painted_images": args.images,
+        "structures": args.structures, "painted_images": args.images,
         "grain_diameter_painted": list(GRAIN_DIAMETER), "timings_s": timings}
     shipped = work / "default_segmenter.safetensors"
     # float16 halves the file (loading casts back to float32; outputs differ < 1e-3)
