@@ -73,12 +73,12 @@ def periodic_view(labels: np.ndarray, shape: tuple[int, int], zoom: float,
 def _without_crumbs(view: np.ndarray, area: int = 4) -> np.ndarray:
     """Pieces of under ``area`` px, which reading a turned or bent grid pixel by pixel cuts
     off a grain's edge, given back to the grains around them."""
-    from ..analysis.instances import fill_unlabelled
+    from ..analysis.instances import _remove_small, fill_unlabelled
 
-    sizes = np.bincount(view.ravel())
-    if sizes[1:].min(initial=area) >= area or sizes[1:].max(initial=0) < area:
+    sizes = np.bincount(view.ravel())[1:]
+    if sizes.min(initial=area) >= area or sizes.max(initial=0) < area:
         return view  # nothing to give back, or nothing to give it to
-    view = fill_unlabelled(np.where(sizes[view] >= area, view, 0))
+    view = fill_unlabelled(_remove_small(view, area))
     return measure.label(view, background=0, connectivity=1)
 
 
