@@ -112,6 +112,21 @@ def test_pick_scale_prefers_agreeing_neighbours_over_an_invented_size():
     assert none.scale == 1.0 and none.grain_size is None
 
 
+def test_pick_scale_ignores_estimates_resting_on_a_handful_of_grains():
+    # 18 px grains in a 320 px image: at 1/2 and 1/4 the network finds a few pieces, whose
+    # sizes (134 and 147 px) agree only because they are bounded by the image itself
+    estimates = {1: 18.6, 0.5: 134.0, 0.25: 147.0}
+    assert pick_scale(estimates, (9.6, 125)).scale < 0.5  # without the image's shape
+    choice = pick_scale(estimates, (9.6, 125), (320, 320))
+    assert choice.scale == 1.0 and choice.grain_size == pytest.approx(18.6)
+    # the same sizes in a large image are real grains
+    large = pick_scale(estimates, (9.6, 125), (2000, 2000))
+    assert large.grain_size == pytest.approx(math.sqrt(134 * 147))
+    # a third of the smaller side is the limit
+    assert pick_scale({1: 110.0, 0.5: 112.0}, (9.6, 125), (320, 900)).grain_size is None
+    assert pick_scale({1: 100.0, 0.5: 104.0}, (9.6, 125), (320, 900)).agreement == 1.04
+
+
 def test_pick_scale_uses_enlarged_views_for_tiny_grains():
     # 8 px grains: invisible at full scale (the network's own size), agreeing when enlarged
     choice = pick_scale({1: 30.0, 0.5: 60.0, 2: 8.5, 4: 8.1}, (9.6, 125))

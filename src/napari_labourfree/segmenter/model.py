@@ -246,7 +246,7 @@ class Segmenter:
         scales = candidate_scales(x.shape[-2:])
         for k, s in enumerate(scales):
             yield from look(s, f"{k + 1}/{len(scales)}")
-        choice, s = pick_scale(estimates, grain_range), 1.0
+        choice, s = pick_scale(estimates, grain_range, x.shape[-2:]), 1.0
         # Grains too small to resolve at full scale: the network then draws its own size
         # there, and the views disagree (or find nothing). Look at enlarged views too.
         pixels = x.shape[-2] * x.shape[-1]
@@ -254,7 +254,7 @@ class Segmenter:
                 MAX_SEARCH_PIXELS:
             s *= 2
             yield from look(s, f"enlarged {s:g}x")
-            choice = pick_scale(estimates, grain_range)
+            choice = pick_scale(estimates, grain_range, x.shape[-2:])
         return choice, found, full_scale
 
     def _instances(self, maps: np.ndarray, options: SegmentOptions):
