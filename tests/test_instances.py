@@ -1,6 +1,7 @@
 """Boundary masks -> grain instances."""
 
 import numpy as np
+from scipy import ndimage as ndi
 import pytest
 
 from napari_labourfree.analysis.instances import (
@@ -161,6 +162,16 @@ def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch):
     calls.clear()
     assert np.array_equal(instances.flood(surface, seeds), expected)
     assert calls[-1] == (300, 220)
+    # a wide image: strips bounded by STRIP_PIXELS too (more, narrower strips)
+    monkeypatch.setattr(instances, "STRIP_MARGIN", 48)
+    monkeypatch.setattr(instances, "STRIP_PIXELS", 150 * 220)
+    calls.clear()
+    assert np.array_equal(instances.flood(surface, seeds), expected)
+    assert len(calls) == 6 and all(rows * cols <= 150 * 220 for rows, cols in calls)
+    # the surface as a difference, taken a strip at a time
+    half = (surface / 2).astype(np.float32)
+    assert np.array_equal(instances.flood(surface + half, seeds, minus=half),
+                          instances.flood((surface + half) - half, seeds))
 
 
 def test_fill_unlabelled_reaches_every_pixel():
@@ -174,3 +185,25 @@ def test_fill_unlabelled_reaches_every_pixel():
     filled = fill_unlabelled(two)
     assert filled.dtype == np.uint32
     assert (filled[:, :4] == 1).all() and (filled[:, 5:] == 2).all()
+
+
+def test_fill_unlabelled_hole_by_hole_is_the_whole_image_nearest_grain():
+    from napari_labourfree.analysis.instances import fill_unlabelled
+
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        shape = tuple(rng.integers(5, 90, 2))
+        labels = np.zeros(shape, np.int32)
+        points = tuple(rng.integers(0, s, 25) for s in shape)
+        labels[points] = np.arange(1, 26)
+        labels = ndi.grey_dilation(labels, size=int(rng.integers(1, 12)))
+        for _ in range(int(rng.integers(1, 15))):  # holes of every size, some at the edge
+            r, c, size = *(rng.integers(0, s) for s in shape), rng.integers(1, 15)
+            labels[r:r + size, c:c + size] = 0
+        if not labels.any():
+            continue
+        rows, cols = ndi.distance_transform_edt(labels == 0, return_distances=False,
+                                                return_indices=True)
+        original = labels.copy()
+        assert np.array_equal(fill_unlabelled(labels), labels[rows, cols])
+        assert np.array_equal(labels, original)  # the input is not changed

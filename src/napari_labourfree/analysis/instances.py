@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 
 import numpy as np
@@ -91,32 +92,41 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
                          "must be 2-D and of the same size")
     if not (np.isfinite(probability).all() and np.isfinite(distance).all()):
         raise ValueError("the probability or distance map contains NaN or infinite values")
-    seeds = measure.label(distance > seed_threshold, connectivity=1)
-    if seeds.max() == 0:
+    # int32 ids (skimage's label gives int64): on a 67 Mpx image each copy is 268 MB less
+    seeds, count = ndi.label(distance > seed_threshold, output=np.int32)
+    if count == 0:
         return np.zeros(probability.shape, np.uint32)
-    labels = flood(probability - distance, seeds)
+    labels = flood(probability, seeds, minus=distance)
+    del seeds  # a whole-image array less while the grains are merged and filled
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
-        labels = fill_unlabelled(_remove_small(labels, min_area))
+        labels = _remove_small(labels, min_area)
+        labels = fill_unlabelled(labels)  # (not nested: one label image less held)
     labels, _, _ = segmentation.relabel_sequential(labels)
     return labels.astype(np.uint32, copy=False)
 
 
 STRIP_ROWS = 1024  # rows per strip of a parallel flood
 STRIP_MARGIN = 256  # rows of context on each side of a strip
+# pixels of a strip with its context: skimage floods in float64, about 28 bytes a pixel,
+# so this bounds a strip's working memory to about 235 MB (two at once on two cores)
+STRIP_PIXELS = 2**23
 
 
-def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
-    """``segmentation.watershed(surface, seeds)``, faster; the same labels on the maps tried.
+def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = None
+          ) -> np.ndarray:
+    """``segmentation.watershed(surface - minus, seeds)`` (``minus`` optional), faster; the
+    same labels on the maps tried. The difference is taken a strip at a time, so the
+    whole-image surface is never held.
 
     Only the seeds' edge pixels start the flood: a seed's inner pixels cannot label
     anything, and leaving them out spares a quarter of the queue. Where surface values tie
     exactly, a pixel between two seeds may then go to the other one (skimage's own choice
     there depends on the layout of its queue). Images of two STRIP_ROWS or more, on more
     than one core, are flooded strip by strip in threads (skimage releases the GIL), each
-    strip (at most two STRIP_ROWS, which bounds the memory) with STRIP_MARGIN rows of
-    context. Where a strip's context rows nearest a cut disagree with its neighbour's own
+    strip (at most two STRIP_ROWS and STRIP_PIXELS with its context, which bounds the
+    memory) with STRIP_MARGIN rows of context. Where a strip's context rows nearest a cut disagree with its neighbour's own
     rows, the whole image is flooded at once instead.
     That check is a guard, not a proof: a front that runs further than the context from
     a seed outside the strip could still end differently.
@@ -124,36 +134,48 @@ def flood(surface: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     from concurrent.futures import ThreadPoolExecutor
 
     interior = ndi.binary_erosion(seeds > 0, np.ones((3, 3), bool), border_value=1)
-    starts = np.where(interior, 0, seeds)
 
     def one(rows: slice) -> np.ndarray:
-        flooded = segmentation.watershed(surface[rows], starts[rows], mask=~interior[rows])
-        return np.where(interior[rows], seeds[rows], flooded)
+        inner = interior[rows]
+        starts = seeds[rows].copy()
+        starts[inner] = 0
+        height = surface[rows] if minus is None else surface[rows] - minus[rows]
+        flooded = segmentation.watershed(height, starts, mask=~inner)
+        flooded[inner] = seeds[rows][inner]
+        return flooded
 
     h = surface.shape[0]
     threads = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                   else os.cpu_count() or 1, h // STRIP_ROWS)
     if threads < 2:
         return one(slice(None))
-    # At most 2 STRIP_ROWS a strip (plus context): skimage floods in float64, about 28
-    # bytes a pixel, so memory grows with the strip and the threads, not the image.
-    count = max(threads, -(-h // (2 * STRIP_ROWS)))
+    # Memory grows with the strip and the threads, not the image; narrower strips of wide
+    # images cost more context rows, so more time.
+    strip_rows = max(STRIP_MARGIN, min(2 * STRIP_ROWS,
+                                       STRIP_PIXELS // surface.shape[1] - 2 * STRIP_MARGIN))
+    count = max(threads, -(-h // strip_rows))
     cuts = np.linspace(0, h, count + 1).round().astype(int)
     parts = [slice(max(0, a - STRIP_MARGIN), min(h, b + STRIP_MARGIN))
              for a, b in itertools.pairwise(cuts)]
-    with ThreadPoolExecutor(threads) as pool:
-        strips = list(pool.map(one, parts))
-    labels = np.empty_like(strips[0], shape=surface.shape)
-    for (a, b), part, strip in zip(itertools.pairwise(cuts), parts, strips, strict=True):
-        labels[a:b] = strip[a - part.start:b - part.start]
-    # each strip's context rows nearest its cut must agree with the neighbour's own rows
+    # Each strip's own rows go into the result as it arrives; of the rest only the context
+    # rows the cut check needs are kept, so finished strips do not pile up in memory.
     half = max(1, STRIP_MARGIN // 2)
+    labels = np.empty(surface.shape, seeds.dtype)
+    below_cut, above_cut = {}, {}  # strip i's context rows past its lower / upper cut
+    with ThreadPoolExecutor(threads) as pool:
+        for i, strip in enumerate(pool.map(one, parts)):
+            a, b, start = cuts[i], cuts[i + 1], parts[i].start
+            labels[a:b] = strip[a - start:b - start]
+            if i + 1 < count:
+                below_cut[i] = strip[b - start:min(b + half, cuts[i + 2]) - start].copy()
+            if i > 0:
+                above_cut[i] = strip[max(a - half, cuts[i - 1]) - start:a - start].copy()
+            del strip
+    # each strip's context rows nearest its cut must agree with the neighbour's own rows
     for i, cut in enumerate(cuts[1:-1]):
-        above, below = strips[i], strips[i + 1]
         lo, hi = max(cut - half, cuts[i]), min(cut + half, cuts[i + 2])
-        if not (np.array_equal(above[cut - parts[i].start:hi - parts[i].start], labels[cut:hi])
-                and np.array_equal(below[lo - parts[i + 1].start:cut - parts[i + 1].start],
-                                   labels[lo:cut])):
+        if not (np.array_equal(below_cut[i], labels[cut:hi])
+                and np.array_equal(above_cut[i + 1], labels[lo:cut])):
             return one(slice(None))
     return labels
 
@@ -177,8 +199,12 @@ def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
     a, b, p = _straddling_pairs(labels, probability)
     if not len(a):
         return labels
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pairs, inverse = np.unique(lo * n + hi, return_inverse=True)
+    key = np.minimum(a, b).astype(np.int64)
+    key *= n
+    key += np.maximum(a, b).astype(np.int64)
+    del a, b
+    pairs, inverse = np.unique(key, return_inverse=True)
+    del key
     evidence = np.bincount(inverse, p) / np.bincount(inverse)
     weak = evidence < min_evidence
     if not weak.any():
@@ -190,14 +216,15 @@ def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
         smallest = np.full(count, n, np.int64)
         np.minimum.at(smallest, component, np.arange(n))
         return smallest[component][labels].astype(labels.dtype, copy=False)
-    merged = component[labels] + 1
+    merged = component[labels]
+    merged += 1
     merged[labels == 0] = 0
     return merged
 
 
 def _straddling_pairs(labels: np.ndarray, probability: np.ndarray):
     """(a, b, p) for every pair of side-by-side pixels of two different grains (ids > 0),
-    across columns then rows: their ids (int64) and the larger probability of the two.
+    across columns then rows: their ids and the larger probability of the two.
     Only the straddling pairs are gathered, so the memory is a few bytes per pixel, not
     the 50 of comparing every pair in int64."""
     found = []
@@ -207,7 +234,7 @@ def _straddling_pairs(labels: np.ndarray, probability: np.ndarray):
         cross = la != lb
         cross &= la > 0
         cross &= lb > 0
-        found.append((la[cross].astype(np.int64), lb[cross].astype(np.int64),
+        found.append((la[cross], lb[cross],
                       np.maximum(probability[first][cross], probability[second][cross])))
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
@@ -239,16 +266,23 @@ def fill_unlabelled(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.max() == 0 or labels.min() > 0:
         return labels
-    # skimage's expand_labels, in about 13 bytes a pixel instead of 33: the same nearest
-    # labelled pixel (int32 indices), looked up a block of rows at a time. Unlike
-    # expand_labels(distance=max(shape)) it also fills pixels further than that from any
-    # grain (a single labelled corner pixel of a square image).
-    rows, cols = ndi.distance_transform_edt(labels == 0, return_distances=False,
-                                            return_indices=True)
-    filled = np.empty_like(labels)
-    for start in range(0, labels.shape[0], 256):
-        block = slice(start, start + 256)
-        filled[block] = labels[rows[block], cols[block]]
+    # skimage's expand_labels, hole by hole. A hole's pixels all have a grain within the
+    # diagonal of its bounding box (grains ring every 8-connected hole), so the nearest
+    # grain is found in the box widened by that much: small crops instead of whole-image
+    # int32 index arrays (8 bytes a pixel). Unlike expand_labels(distance=max(shape)) it
+    # also fills pixels further than that from any grain (a single labelled corner pixel
+    # of a square image).
+    holes, _ = ndi.label(labels == 0, np.ones((3, 3), bool), output=np.int32)
+    filled = labels.copy()
+    for i, box in enumerate(ndi.find_objects(holes), start=1):
+        reach = math.ceil(math.hypot(*(s.stop - s.start + 1 for s in box)))
+        crop = tuple(slice(max(0, s.start - reach), min(n, s.stop + reach))
+                     for s, n in zip(box, labels.shape, strict=True))
+        part = labels[crop]
+        rows, cols = ndi.distance_transform_edt(part == 0, return_distances=False,
+                                                return_indices=True)
+        hole = holes[crop] == i
+        filled[crop][hole] = part[rows[hole], cols[hole]]
     return filled
 
 

@@ -212,7 +212,7 @@ def _grow(method: str, seeds: np.ndarray, maps: list[np.ndarray], options: Segme
         probability, distance = maps
         if local.max() == 0:  # no grain core near: nothing found here
             return np.zeros(seeds.shape, np.uint32), None
-        grown = flood(probability - distance, local)
+        grown = flood(probability, local, minus=distance)
         if options.min_evidence:
             grown = merge_weak_boundaries(grown, probability, options.min_evidence,
                                           keep_ids=True)
