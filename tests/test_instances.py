@@ -1,8 +1,8 @@
 """Boundary masks -> grain instances."""
 
 import numpy as np
-from scipy import ndimage as ndi
 import pytest
+from scipy import ndimage as ndi
 
 from napari_labourfree.analysis.instances import (
     as_boundary_mask,
