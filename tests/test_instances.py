@@ -187,9 +187,13 @@ def test_fill_unlabelled_reaches_every_pixel():
     assert (filled[:, :4] == 1).all() and (filled[:, 5:] == 2).all()
 
 
-def test_fill_unlabelled_hole_by_hole_is_the_whole_image_nearest_grain():
+@pytest.mark.parametrize("box_overhead", [-10**9, 10**9], ids=["box by box", "all at once"])
+def test_fill_unlabelled_hole_by_hole_is_the_whole_image_nearest_grain(monkeypatch,
+                                                                        box_overhead):
+    from napari_labourfree.analysis import instances
     from napari_labourfree.analysis.instances import fill_unlabelled
 
+    monkeypatch.setattr(instances, "BOX_OVERHEAD_PX", box_overhead)  # force either way
     rng = np.random.default_rng(5)
     for _ in range(60):
         shape = tuple(rng.integers(5, 90, 2))

@@ -122,9 +122,9 @@ def test_pick_scale_ignores_estimates_resting_on_a_handful_of_grains():
     # the same sizes in a large image are real grains
     large = pick_scale(estimates, (9.6, 125), (2000, 2000))
     assert large.grain_size == pytest.approx(math.sqrt(134 * 147))
-    # a third of the smaller side is the limit
-    assert pick_scale({1: 110.0, 0.5: 112.0}, (9.6, 125), (320, 900)).grain_size is None
-    assert pick_scale({1: 100.0, 0.5: 104.0}, (9.6, 125), (320, 900)).agreement == 1.04
+    # a third of the side of the square of the same area (600 px here) is the limit
+    assert pick_scale({0.5: 205.0, 0.25: 210.0}, (9.6, 125), (300, 1200)).grain_size is None
+    assert pick_scale({0.5: 190.0, 0.25: 199.5}, (9.6, 125), (300, 1200)).agreement == 1.05
 
 
 def test_pick_scale_uses_enlarged_views_for_tiny_grains():

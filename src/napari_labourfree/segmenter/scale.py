@@ -18,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 MIN_SIDE = 64  # px: smaller views are not looked at
-# A diameter over a third of the image's smaller side rests on a handful of grains (about
-# nine or fewer), and so measures the image as much as the grains: two views that find a
-# few pieces each agree whatever the grains are. Such estimates are not used.
+# A diameter over a third of the image's side (the square root of its area) rests on a
+# handful of grains (about nine or fewer), and so measures the image as much as the
+# grains: two views that find a few pieces each agree whatever the grains are. Such
+# estimates are not used.
 MIN_GRAINS_ACROSS = 3
 
 
@@ -58,13 +59,14 @@ def pick_scale(estimates: dict[float, float | None], grain_range: tuple[float, f
     """The scale to segment at, from diameter estimates (px of the original) per scale.
 
     An estimate is usable when, at its own scale, the grains fall in the model's range,
-    and (given the image's ``shape``) at least MIN_GRAINS_ACROSS of them fit across it.
+    and (given the image's ``shape``) the image holds at least about MIN_GRAINS_ACROSS
+    squared of them.
     Of neighbouring usable scales the pair that agrees best gives the grain size; the image
     is then segmented at scale 1 when that size is comfortably inside the range, else
     rescaled to the range's middle.
     """
     low, high = grain_range
-    largest = math.inf if shape is None else min(shape) / MIN_GRAINS_ACROSS
+    largest = math.inf if shape is None else math.sqrt(math.prod(shape)) / MIN_GRAINS_ACROSS
     usable = {s: d for s, d in estimates.items() if d and low <= d * s <= high and d <= largest}
     scales = sorted(usable, reverse=True)
     best, agreement = None, None
