@@ -126,8 +126,8 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
     there depends on the layout of its queue). Images of two STRIP_ROWS or more, on more
     than one core, are flooded strip by strip in threads (skimage releases the GIL), each
     strip (at most two STRIP_ROWS and STRIP_PIXELS with its context, which bounds the
-    memory) with STRIP_MARGIN rows of context. Where a strip's context rows nearest a cut disagree with its neighbour's own
-    rows, the whole image is flooded at once instead.
+    memory) with STRIP_MARGIN rows of context. Where a strip's context rows nearest a cut
+    disagree with its neighbour's own rows, the whole image is flooded at once instead.
     That check is a guard, not a proof: a front that runs further than the context from
     a seed outside the strip could still end differently.
     """
@@ -170,7 +170,6 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
                 below_cut[i] = strip[b - start:min(b + half, cuts[i + 2]) - start].copy()
             if i > 0:
                 above_cut[i] = strip[max(a - half, cuts[i - 1]) - start:a - start].copy()
-            del strip
     # each strip's context rows nearest its cut must agree with the neighbour's own rows
     for i, cut in enumerate(cuts[1:-1]):
         lo, hi = max(cut - half, cuts[i]), min(cut + half, cuts[i + 2])

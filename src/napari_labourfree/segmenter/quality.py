@@ -68,7 +68,7 @@ def assess(probability: np.ndarray, labels: np.ndarray, threshold: float, scale,
     if scale.source == "auto" and scale.grain_size is None and grain_range is not None:
         warnings.append("no grain size could be estimated at any scale (the grains found "
                         "were outside the model's range, or too few to measure); segmented "
-                        "at the image's own scale; give --grain-size if you know it")
+                        "at the image's own scale; set the grain size if you know it")
     if grain_range is not None and scale.grain_size is not None:
         seen = scale.grain_size * scale.scale
         if not grain_range[0] <= seen <= grain_range[1]:
