@@ -4,8 +4,9 @@
 
 Segments IMAGE as `labourfree segment IMAGE --out DIR` does (built-in default, every option
 at its default) while a thread samples the resident memory every 50 ms. Prints, for each
-grain step (flood, merge, fill, ...) and each call of it, the memory before and after and
-the highest sample inside it, then the peak of the whole run (the kernel's high-water
+step (the network's tiles, each grain step, the grain table, the files written) and
+each call of it, the memory before and after, the highest sample inside it and its
+seconds, then the peak of the whole run (the kernel's high-water
 mark) and the step where the highest sample fell.
 An 8192 x 8192 TIFF is the size issue 16 asks about (larger TIFFs go window by window).
 Linux only (reads /proc/self/status).
@@ -14,15 +15,25 @@ Linux only (reads /proc/self/status).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import inspect
 import resource
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-STEPS = ("grains_from_maps", "flood", "merge_weak_boundaries", "_remove_small",
-         "fill_unlabelled", "boundaries_from_labels")
+# (module, function) watched: the grain steps, the network's tiles, and what is written
+STEPS = [("napari_labourfree.analysis.instances", name)
+         for name in ("grains_from_maps", "flood", "merge_weak_boundaries", "_remove_small",
+                      "fill_unlabelled", "boundaries_from_labels")]
+STEPS += [("napari_labourfree.segmenter.model", "tiled_apply"),
+          ("napari_labourfree.segmenter.model", "assess"),
+          ("napari_labourfree.analysis.statistics", "grain_table"),
+          ("napari_labourfree.analysis.statistics", "grain_summary"),
+          ("napari_labourfree.io.tiff", "write_tiff"),
+          ("napari_labourfree.io.pictures", "overlay")]
 
 
 def resident_mb() -> int:
@@ -53,17 +64,29 @@ class Sampler:
         """Report every call of ``owner.name``: memory before, after and at its highest."""
         function = getattr(owner, name)
 
-        @functools.wraps(function)
-        def watched(*args, **kwargs):
+        @contextlib.contextmanager
+        def inside():
             outer, outer_peak = self.step, self.step_peak
             self.step, before = name, resident_mb()
-            self.step_peak = before
+            self.step_peak, start = before, time.perf_counter()
             try:
-                return function(*args, **kwargs)
+                yield
             finally:
                 print(f"  {name:24s} before {before:6d} MB  highest {self.step_peak:6d} MB  "
-                      f"after {resident_mb():6d} MB", flush=True)
+                      f"after {resident_mb():6d} MB  {time.perf_counter() - start:6.1f} s",
+                      flush=True)
                 self.step, self.step_peak = outer, max(outer_peak, self.step_peak)
+
+        if inspect.isgeneratorfunction(function):  # a job: watched while it runs
+            @functools.wraps(function)
+            def watched(*args, **kwargs):
+                with inside():
+                    return (yield from function(*args, **kwargs))
+        else:
+            @functools.wraps(function)
+            def watched(*args, **kwargs):
+                with inside():
+                    return function(*args, **kwargs)
 
         setattr(owner, name, watched)
 
@@ -74,15 +97,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary one)")
     args = parser.parse_args()
 
+    import importlib
+
     sampler = Sampler()
-    from napari_labourfree.analysis import instances
     from napari_labourfree.jobs import run_job
     from napari_labourfree.segmenter.batch import segment_files
     from napari_labourfree.segmenter.default import default_weights
     from napari_labourfree.segmenter.model import Segmenter
 
-    for name in STEPS:
-        sampler.watch(instances, name)
+    for module, name in STEPS:
+        sampler.watch(importlib.import_module(module), name)
     model = Segmenter.load(default_weights())
     print(f"{args.image}: after loading the model {resident_mb()} MB", flush=True)
     with tempfile.TemporaryDirectory() as scratch:

@@ -139,13 +139,21 @@ def _flood_case(shape=(300, 220), seed=3):
     return surface.astype(np.float32), seeds
 
 
-def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch):
+@pytest.mark.parametrize("reuse_seeds", [False, True])
+def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch, reuse_seeds):
     from skimage import segmentation
 
     from napari_labourfree.analysis import instances
 
     surface, seeds = _flood_case()
     expected = segmentation.watershed(surface, seeds)
+    real_flood = instances.flood
+
+    def flood(surface, given, **kwargs):  # with reuse_seeds, on a copy each time
+        return real_flood(surface, given.copy() if reuse_seeds else given,
+                          reuse_seeds=reuse_seeds, **kwargs)
+
+    monkeypatch.setattr(instances, "flood", flood)
     assert np.array_equal(instances.flood(surface, seeds), expected)  # one piece
     monkeypatch.setattr(instances.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     monkeypatch.setattr(instances, "STRIP_ROWS", 64)
@@ -172,6 +180,13 @@ def test_flood_is_the_watershed_in_strips_and_whole(monkeypatch):
     half = (surface / 2).astype(np.float32)
     assert np.array_equal(instances.flood(surface + half, seeds, minus=half),
                           instances.flood((surface + half) - half, seeds))
+    if reuse_seeds:  # the labels go into the seeds' own array, in strips or redone whole
+        for margin in (48, 2):
+            monkeypatch.setattr(instances, "STRIP_MARGIN", margin)
+            given = seeds.copy()
+            labels = real_flood(surface, given, reuse_seeds=True)
+            assert np.array_equal(labels, expected)
+            assert (labels is given) == (margin == 48)
 
 
 def test_fill_unlabelled_reaches_every_pixel():

@@ -87,7 +87,7 @@ def tiled_apply(
             out[:, y:y + th, x:x + tw] += r * weight
             norm[y:y + th, x:x + tw] += weight
         yield Progress(min(start + batch_size, len(boxes)), len(boxes), message)
-    out = (out / norm)[:, :h, :w]
+    out = np.divide(out, norm, out=out)[:, :h, :w]  # in place: no second copy of the output
     return out[0] if len(out) == 1 else out
 
 

@@ -96,8 +96,8 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     seeds, count = ndi.label(distance > seed_threshold, output=np.int32)
     if count == 0:
         return np.zeros(probability.shape, np.uint32)
-    labels = flood(probability, seeds, minus=distance)
-    del seeds  # a whole-image array less while the grains are merged and filled
+    labels = flood(probability, seeds, minus=distance, reuse_seeds=True)
+    del seeds  # (the labels may be written into it: a whole-image array less)
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
     if min_area > 1:
@@ -114,11 +114,12 @@ STRIP_MARGIN = 256  # rows of context on each side of a strip
 STRIP_PIXELS = 2**23
 
 
-def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = None
-          ) -> np.ndarray:
+def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = None,
+          reuse_seeds: bool = False) -> np.ndarray:
     """``segmentation.watershed(surface - minus, seeds)`` (``minus`` optional), faster; the
     same labels on the maps tried. The difference is taken a strip at a time, so the
-    whole-image surface is never held.
+    whole-image surface is never held. ``reuse_seeds``: the labels may be written into
+    ``seeds`` (which are then lost): a whole-image array less.
 
     Only the seeds' edge pixels start the flood: a seed's inner pixels cannot label
     anything, and leaving them out spares a quarter of the queue. Where surface values tie
@@ -131,20 +132,34 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
     That check is a guard, not a proof: a front that runs further than the context from
     a seed outside the strip could still end differently.
     """
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    interior = ndi.binary_erosion(seeds > 0, np.ones((3, 3), bool), border_value=1)
+    h = surface.shape[0]
 
-    def one(rows: slice) -> np.ndarray:
-        inner = interior[rows]
-        starts = seeds[rows].copy()
+    def one(rows: slice, read: threading.Event | None = None) -> np.ndarray:
+        # the strip's seeds and one row past it each side (a 3x3 erosion needs no more),
+        # read once: with reuse_seeds these rows are written over once every strip that
+        # reads them has (``read``)
+        top, bottom = rows.start or 0, h if rows.stop is None else rows.stop
+        a, b = max(0, top - 1), min(h, bottom + 1)
+        try:
+            near = seeds[a:b].copy()
+        finally:  # (set even if the copy fails, so the writer never waits for ever)
+            if read is not None:
+                read.set()
+        inner = ndi.binary_erosion(near > 0, np.ones((3, 3), bool),
+                                   border_value=1)[top - a:bottom - a]
+        starts = near[top - a:bottom - a]
+        kept = starts[inner]
         starts[inner] = 0
-        height = surface[rows] if minus is None else surface[rows] - minus[rows]
-        flooded = segmentation.watershed(height, starts, mask=~inner)
-        flooded[inner] = seeds[rows][inner]
+        # the surface made in the call, so skimage's float64 copy of it is the only one held
+        flooded = segmentation.watershed(
+            surface[rows] if minus is None else surface[rows] - minus[rows], starts,
+            mask=~inner)
+        flooded[inner] = kept
         return flooded
 
-    h = surface.shape[0]
     threads = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                   else os.cpu_count() or 1, h // STRIP_ROWS)
     if threads < 2:
@@ -157,14 +172,22 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
     cuts = np.linspace(0, h, count + 1).round().astype(int)
     parts = [slice(max(0, a - STRIP_MARGIN), min(h, b + STRIP_MARGIN))
              for a, b in itertools.pairwise(cuts)]
+    read = [threading.Event() for _ in parts]
+    # where the seeds are, a bit a pixel, to give them back if all is flooded again
+    seeded = np.packbits(seeds > 0) if reuse_seeds else None
     # Each strip's own rows go into the result as it arrives; of the rest only the context
     # rows the cut check needs are kept, so finished strips do not pile up in memory.
     half = max(1, STRIP_MARGIN // 2)
-    labels = np.empty(surface.shape, seeds.dtype)
+    labels = seeds if reuse_seeds else np.empty(surface.shape, seeds.dtype)
     below_cut, above_cut = {}, {}  # strip i's context rows past its lower / upper cut
     with ThreadPoolExecutor(threads) as pool:
-        for i, strip in enumerate(pool.map(one, parts)):
+        strips = pool.map(one, parts, read)
+        for i, strip in enumerate(strips):
             a, b, start = cuts[i], cuts[i + 1], parts[i].start
+            if reuse_seeds:  # every strip that reads these rows has read them
+                for part, done in zip(parts, read, strict=True):
+                    if part.start - 1 < b and part.stop + 1 > a:
+                        done.wait()
             labels[a:b] = strip[a - start:b - start]
             if i + 1 < count:
                 below_cut[i] = strip[b - start:min(b + half, cuts[i + 2]) - start].copy()
@@ -175,6 +198,9 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
         lo, hi = max(cut - half, cuts[i]), min(cut + half, cuts[i + 2])
         if not (np.array_equal(below_cut[i], labels[cut:hi])
                 and np.array_equal(above_cut[i + 1], labels[lo:cut])):
+            if reuse_seeds:  # a flood keeps every seed pixel's label: the seeds again
+                labels[~np.unpackbits(seeded, count=labels.size).reshape(labels.shape)
+                       .view(bool)] = 0
             return one(slice(None))
     return labels
 

@@ -50,7 +50,11 @@ def grain_table(labels: np.ndarray, pixel_size: PixelSize | None = None) -> Grai
     inverse = None
     if labels.max() > 4 * labels.size:  # sparse huge ids (4e9): regionprops would allocate
         labels, _, inverse = segmentation.relabel_sequential(labels.astype(np.int64))
-    props = measure.regionprops_table(labels.astype(np.int64, copy=False), properties=_PROPS)
+    # regionprops takes any integer ids but bool and uint64; a copy of a 67 Mpx image in
+    # int64 would be 537 MB (issue 16)
+    measured = labels.astype(np.int64) if labels.dtype in (bool, np.uint64) else labels
+    props = measure.regionprops_table(measured, properties=_PROPS)
+    del measured
     props.update(_ellipses(labels, props["label"]))
     touches_border = np.isin(props["label"], border_labels(labels))
     if inverse is not None:
@@ -91,24 +95,27 @@ def _ellipses(labels: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
     (second central moments), for all grains at once: 8x faster than per-region
     regionprops on 8500 grains, and equal to it within 1e-12. Sums run over bands of
     rows, so memory stays small on large images."""
-    labels = np.asarray(labels, np.int64)
+    labels = np.asarray(labels)
     n = int(labels.max()) + 1
     h, w = labels.shape
     band = max(1, 1_000_000 // w)
 
     def sums(*weights):
-        """Per-grain sums of weights(rows, cols, ids) over the image, band by band."""
+        """Per-grain sums of weights(rows, cols, ids) over the image, band by band (ids
+        made int64 a band at a time, not for the whole image)."""
         total = np.zeros((len(weights), n))
         for y in range(0, h, band):
-            ids = labels[y:y + band].ravel()
+            ids = labels[y:y + band].ravel().astype(np.int64)
             rows, cols = np.divmod(np.arange(ids.size, dtype=np.float64), w)
             rows += y
             for k, weight in enumerate(weights):
                 total[k] += np.bincount(ids, weight(rows, cols, ids), n)
         return total
 
-    count = np.maximum(np.bincount(labels.ravel(), minlength=n), 1)
-    centre_r, centre_c = sums(lambda r, c, i: r, lambda r, c, i: c) / count
+    count, centre_r, centre_c = sums(lambda r, c, i: np.ones_like(r), lambda r, c, i: r,
+                                     lambda r, c, i: c)
+    count = np.maximum(count, 1)
+    centre_r, centre_c = centre_r / count, centre_c / count
     # regionprops' inertia tensor [[a, b], [b, c]]
     a, b, c = sums(lambda r, co, i: (co - centre_c[i]) ** 2,
                    lambda r, co, i: -(r - centre_r[i]) * (co - centre_c[i]),

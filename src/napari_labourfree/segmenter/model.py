@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from .. import checkpoints
-from ..devices import autocast
+from ..devices import autocast, release_freed_memory
 from ..jobs import Job, Progress, relay
 from ..normalise import as_channels, check_image, to_network
 from ..tiling import tiled_apply
@@ -31,6 +31,29 @@ DEFAULT_TILE = 512
 DEFAULT_OVERLAP = 64
 MAX_RESCALED_PIXELS = 64_000_000  # enlarging an image of tiny grains stops here
 MAX_SEARCH_PIXELS = 16_000_000  # enlarged views looked at while estimating the grain size
+
+
+class NetworkInput:
+    """One image's network input, made when it is needed and dropped when it is not: on a
+    67 Mpx image it is 268 MB that the grain floods can do without (issue 16)."""
+
+    def __init__(self, make, shape: tuple[int, int]):
+        self._make, self.shape, self._x = make, tuple(shape), None
+
+    @classmethod
+    def held(cls, x: np.ndarray) -> NetworkInput:
+        """An input that is already made (and stays held by its owner)."""
+        source = cls(lambda: x, x.shape[-2:])
+        source._x = x
+        return source
+
+    def get(self) -> np.ndarray:
+        if self._x is None:
+            self._x = self._make()
+        return self._x
+
+    def drop(self) -> None:
+        self._x = None
 
 
 @dataclass
@@ -139,8 +162,11 @@ class Segmenter:
             out = yield from relay(tiled_apply(run, x, tile=tile, overlap=overlap,
                                                multiple=2**net.depth, batch_size=batch_size,
                                                device=device, message="segmenting"), count)
-            total = out if total is None else total + out
-        out = total / len(orientations)
+            if total is None:
+                total = out
+            else:
+                total += out
+        out = np.divide(total, len(orientations), out=total)
         return out[None] if out.ndim == 2 else out
 
     def probability(self, image: np.ndarray, **kwargs) -> Job[np.ndarray]:
@@ -157,13 +183,16 @@ class Segmenter:
         rescales it so the grains match the sizes it was trained on.
         """
         options = self.resolved((options or SegmentOptions()).with_(**changes))
-        x = to_network(self.network_input(image), self.normalisation)
+        image = check_image(image, colour=True)
+        source = NetworkInput(lambda: to_network(self.network_input(image), self.normalisation),
+                              image.shape[:2])
         run = tiling(options)
-        choice, found, full_scale = yield from self._choose_scale(x, options, run)
-        shape = x.shape[-2:]
+        choice, found, full_scale = yield from self._choose_scale(source, options, run)
+        shape = source.shape
         choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
                                                             (shape[0] * shape[1]))))
-        maps, at_network = yield from self.maps_at(x, choice.scale, options, found)
+        maps, at_network = yield from self.maps_at(source, choice.scale, options, found)
+        source.drop()
         if choice.scale == 1 and full_scale is not None and not options.tta:
             labels, boundaries, method = full_scale  # found while estimating the size
         else:
@@ -184,7 +213,7 @@ class Segmenter:
             options = options.with_(min_evidence=options.threshold / 2)
         return options
 
-    def maps_at(self, x: np.ndarray, scale: float, options: SegmentOptions,
+    def maps_at(self, x: np.ndarray | NetworkInput, scale: float, options: SegmentOptions,
                 found: dict | None = None) -> Job[tuple[np.ndarray, np.ndarray]]:
         """Job: the maps of network input ``x`` looked at with its grains ``scale`` times
         enlarged, at ``x``'s size; and the boundary probability at the network's scale
@@ -192,20 +221,22 @@ class Segmenter:
 
         ``found``: {scale: maps} computed already (without flips) while choosing the scale.
         """
+        source = x if isinstance(x, NetworkInput) else NetworkInput.held(x)
         found = found or {}
         run = tiling(options)
-        shape = x.shape[-2:]
+        shape = source.shape
         if scale in found and not options.tta:  # the search ran without flips
             maps = found[scale]
         else:
-            maps = yield from self.maps(self._rescaled(x, scale), tta=options.tta, **run)
+            maps = yield from self.maps(self._rescaled(source.get(), scale), tta=options.tta,
+                                        **run)
         at_network = maps[0]
         if scale < 1 and len(maps) > 1:
             # Coarse to fine: grain cores from the reduced view, where whole grains fit the
             # network; boundary probability from full resolution, where lines are sharp.
             fine = found.get(1.0)
             if fine is None or options.tta:
-                fine = yield from self.maps(x, tta=options.tta, **run)
+                fine = yield from self.maps(source.get(), tta=options.tta, **run)
             maps = np.stack([fine[0], resize(maps[1], shape)])
         if maps.shape[-2:] != shape:
             maps = np.clip(resize(maps, shape), 0, 1)
@@ -217,9 +248,14 @@ class Segmenter:
         shape = tuple(max(16, round(n * scale)) for n in x.shape[-2:])
         return resize(x, shape)
 
-    def _choose_scale(self, x: np.ndarray, options: SegmentOptions, run: dict):
+    def _choose_scale(self, x: np.ndarray | NetworkInput, options: SegmentOptions, run: dict):
         """Job: (ScaleChoice, {scale: maps already computed at that scale}, the grains
-        found at full scale with ``options`` or None)."""
+        found at full scale with ``options`` or None).
+
+        A :class:`NetworkInput` is dropped before the full-scale grains are found (their
+        flood is the peak of memory), and made again only if an enlarged view is needed.
+        """
+        source = x if isinstance(x, NetworkInput) else NetworkInput.held(x)
         size, grain_range = options.grain_size, self.grain_range
         if size == "off":
             return ScaleChoice(1.0, None, None, {}, "off"), {}, None
@@ -230,31 +266,46 @@ class Segmenter:
             return choice, {}, None
         found, estimates, full_scale = {}, {}, None
 
-        def look(s: float, note: str):
+        def note(text: str):
+            return lambda e: Progress(e.step, e.total, f"estimating grain size ({text})")
+
+        def grains(s: float, maps: np.ndarray):
             nonlocal full_scale
-            maps = yield from relay(self.maps(self._rescaled(x, s), **run), lambda e: Progress(
-                e.step, e.total, f"estimating grain size ({note})"))
             # specks matter less in reduced views; at full scale these are the final grains
             result = self._instances(maps, options if s == 1 else options.with_(min_area=4))
             if s == 1:
                 full_scale = result
-            labels = result[0]
-            diameter = equivalent_diameter(labels)
+            diameter = equivalent_diameter(result[0])
             estimates[s] = None if diameter is None else diameter / s
-            found[s] = maps
+            if s >= 1:  # reduced views are cheap to make again, and not held meanwhile
+                found[s] = maps
 
-        scales = candidate_scales(x.shape[-2:])
+        scales = candidate_scales(source.shape)
+        estimates = dict.fromkeys(scales)  # reported in this order, whatever the work's
+        # The reduced views first, while the input is held anyway; full scale last, once
+        # the input is dropped. The estimates do not depend on the order.
+        reduced = {s: self._rescaled(source.get(), s) for s in scales if s != 1}
         for k, s in enumerate(scales):
-            yield from look(s, f"{k + 1}/{len(scales)}")
-        choice, s = pick_scale(estimates, grain_range, x.shape[-2:]), 1.0
+            if s != 1:
+                maps = yield from relay(self.maps(reduced.pop(s), **run),
+                                        note(f"{k + 1}/{len(scales)}"))
+                grains(s, maps)
+        maps = yield from relay(self.maps(source.get(), **run), note(f"1/{len(scales)}"))
+        source.drop()  # (scales[0] is always 1)
+        release_freed_memory()  # the network's freed buffers, before the largest flood
+        grains(1.0, maps)
+        choice, s = pick_scale(estimates, grain_range, source.shape), 1.0
         # Grains too small to resolve at full scale: the network then draws its own size
         # there, and the views disagree (or find nothing). Look at enlarged views too.
-        pixels = x.shape[-2] * x.shape[-1]
+        pixels = source.shape[0] * source.shape[1]
         while _unsure(choice, grain_range) and s < 4 and pixels * (2 * s) ** 2 <= \
                 MAX_SEARCH_PIXELS:
             s *= 2
-            yield from look(s, f"enlarged {s:g}x")
-            choice = pick_scale(estimates, grain_range, x.shape[-2:])
+            maps = yield from relay(self.maps(self._rescaled(source.get(), s), **run),
+                                    note(f"enlarged {s:g}x"))
+            source.drop()
+            grains(s, maps)
+            choice = pick_scale(estimates, grain_range, source.shape)
         return choice, found, full_scale
 
     def _instances(self, maps: np.ndarray, options: SegmentOptions):
