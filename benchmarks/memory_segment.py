@@ -2,8 +2,8 @@
 
     python benchmarks/memory_segment.py IMAGE [--out DIR]
 
-Segments IMAGE as `labourfree segment IMAGE --out DIR` does (built-in default, every option
-at its default) while a thread samples the resident memory every 50 ms. Prints, for each
+Runs `labourfree segment IMAGE --out DIR --quiet --overwrite` in this process (built-in
+default, every option at its default) while a thread samples the resident memory every 50 ms. Prints, for each
 step (the network's tiles, each grain step, the grain table, the files written) and
 each call of it, the memory before and after, the highest sample inside it and its
 seconds, then the peak of the whole run (the kernel's high-water
@@ -28,7 +28,8 @@ from pathlib import Path
 STEPS = [("napari_labourfree.analysis.instances", name)
          for name in ("grains_from_maps", "flood", "merge_weak_boundaries", "_remove_small",
                       "fill_unlabelled", "boundaries_from_labels")]
-STEPS += [("napari_labourfree.segmenter.model", "tiled_apply"),
+STEPS += [("skimage.segmentation", "relabel_sequential"),
+          ("napari_labourfree.segmenter.model", "tiled_apply"),
           ("napari_labourfree.segmenter.model", "assess"),
           ("napari_labourfree.analysis.statistics", "grain_table"),
           ("napari_labourfree.analysis.statistics", "grain_summary"),
@@ -100,19 +101,18 @@ def main() -> None:
     import importlib
 
     sampler = Sampler()
-    from napari_labourfree.jobs import run_job
-    from napari_labourfree.segmenter.batch import segment_files
-    from napari_labourfree.segmenter.default import default_weights
-    from napari_labourfree.segmenter.model import Segmenter
+    from napari_labourfree.cli import main as labourfree
 
     for module, name in STEPS:
         sampler.watch(importlib.import_module(module), name)
-    model = Segmenter.load(default_weights())
-    print(f"{args.image}: after loading the model {resident_mb()} MB", flush=True)
+    print(f"{args.image}: before the command {resident_mb()} MB", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
-        run_job(segment_files(model, [args.image], args.out or Path(scratch) / "out"))
+        code = labourfree(["segment", str(args.image), "--out",
+                           str(args.out or Path(scratch) / "out"), "--quiet", "--overwrite"])
         seconds = time.perf_counter() - start
+    if code:
+        raise SystemExit(f"labourfree segment failed (exit {code})")
     # the kernel's high-water mark also catches spikes shorter than the 50 ms sampling
     high_water = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     print(f"peak resident memory {high_water} MB (highest sample {sampler.peak} MB, in "

@@ -226,3 +226,20 @@ def test_fill_unlabelled_hole_by_hole_is_the_whole_image_nearest_grain(monkeypat
         original = labels.copy()
         assert np.array_equal(fill_unlabelled(labels), labels[rows, cols])
         assert np.array_equal(labels, original)  # the input is not changed
+        # in place: the same, with the nearest grain looked for among the first labels
+        assert np.array_equal(fill_unlabelled(labels, in_place=True), original[rows, cols])
+
+
+def test_remove_small_in_place_and_pixel_counts_in_pieces(monkeypatch):
+    from napari_labourfree.analysis import instances
+
+    monkeypatch.setattr(instances, "COUNT_PIXELS", 100)  # 32 pieces
+    rng = np.random.default_rng(3)
+    labels = (np.arange(64)[:, None] // 4 * 10 + np.arange(50)[None] // 5).astype(np.int32)
+    labels[rng.random(labels.shape) < 0.3] = 0  # grains of 20 px, a few left under 12 px
+    assert np.array_equal(instances.pixel_counts(labels), np.bincount(labels.ravel()))
+    expected = instances._remove_small(labels, 12)
+    assert (expected == 0).sum() > (labels == 0).sum()  # some grains were small
+    given = labels.copy()
+    assert instances._remove_small(given, 12, in_place=True) is given
+    assert np.array_equal(given, expected)

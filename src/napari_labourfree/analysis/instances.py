@@ -100,10 +100,13 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     del seeds  # (the labels may be written into it: a whole-image array less)
     if min_evidence > 0:
         labels = merge_weak_boundaries(labels, probability, min_evidence)
-    if min_area > 1:
-        labels = _remove_small(labels, min_area)
-        labels = fill_unlabelled(labels)  # (not nested: one label image less held)
+    if min_area > 1:  # (in place: these labels are this function's own)
+        labels = fill_unlabelled(_remove_small(labels, min_area, in_place=True),
+                                 in_place=True)
     labels, _, _ = segmentation.relabel_sequential(labels)
+    # ids are >= 0: int32 read as uint32 is the same numbers, without a copy
+    if labels.dtype == np.int32:
+        return labels.view(np.uint32)
     return labels.astype(np.uint32, copy=False)
 
 
@@ -264,14 +267,33 @@ def _straddling_pairs(labels: np.ndarray, probability: np.ndarray):
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
 
 
-def _remove_small(labels: np.ndarray, min_area: int) -> np.ndarray:
+COUNT_PIXELS = 1 << 22  # pixels counted at a time by pixel_counts
+
+
+def pixel_counts(labels: np.ndarray) -> np.ndarray:
+    """``np.bincount(labels.ravel())``, a few Mpx at a time: bincount copies its input to
+    int64 first, 537 MB for a 67 Mpx image."""
+    flat = np.asarray(labels).reshape(-1)
+    n = int(flat.max()) + 1 if flat.size else 1
+    counts = np.zeros(n, np.int64)
+    for start in range(0, flat.size, COUNT_PIXELS):
+        counts += np.bincount(flat[start:start + COUNT_PIXELS], minlength=n)
+    return counts
+
+
+def _remove_small(labels: np.ndarray, min_area: int, *, in_place: bool = False
+                  ) -> np.ndarray:
     """Zero the labels of grains smaller than ``min_area`` px (a bincount lookup: the same
     as skimage's remove_small_objects, without its one-label warning and its 0.26 rename
-    of min_size)."""
-    areas = np.bincount(labels.ravel())
-    small = areas < min_area
+    of min_size); ``in_place``: in ``labels`` itself."""
+    small = pixel_counts(labels) < min_area
     small[0] = False
-    return np.where(small[labels], 0, labels) if small.any() else labels
+    if not small.any():
+        return labels
+    if in_place:
+        labels[small[labels]] = 0
+        return labels
+    return np.where(small[labels], 0, labels)
 
 
 def _split_at_necks(interior: np.ndarray, labels: np.ndarray, h: float) -> np.ndarray:
@@ -291,8 +313,10 @@ def _split_at_necks(interior: np.ndarray, labels: np.ndarray, h: float) -> np.nd
 BOX_OVERHEAD_PX = 500
 
 
-def fill_unlabelled(labels: np.ndarray) -> np.ndarray:
-    """Give every unlabelled pixel to its nearest grain (no change if none is unlabelled)."""
+def fill_unlabelled(labels: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Give every unlabelled pixel to its nearest grain (no change if none is unlabelled);
+    ``in_place``: in ``labels`` itself (the same result: the nearest grain is looked for
+    among the pixels labelled before)."""
     labels = np.asarray(labels)
     if labels.max() == 0 or labels.min() > 0:
         return labels
@@ -312,23 +336,25 @@ def fill_unlabelled(labels: np.ndarray) -> np.ndarray:
     work = sum(math.prod(s.stop - s.start for s in crop) for crop in crops)
     if work + BOX_OVERHEAD_PX * len(crops) > labels.size:
         del holes
-        return _nearest_grain_everywhere(labels)
-    filled = labels.copy()
+        return _nearest_grain_everywhere(labels, in_place=in_place)
+    filled = labels if in_place else labels.copy()
     for i, crop in enumerate(crops, start=1):
-        part = labels[crop]
-        rows, cols = ndi.distance_transform_edt(part == 0, return_distances=False,
+        part, found = labels[crop], holes[crop]
+        rows, cols = ndi.distance_transform_edt(found > 0, return_distances=False,
                                                 return_indices=True)
-        hole = holes[crop] == i
+        hole = found == i
         filled[crop][hole] = part[rows[hole], cols[hole]]
     return filled
 
 
-def _nearest_grain_everywhere(labels: np.ndarray) -> np.ndarray:
+def _nearest_grain_everywhere(labels: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """Every unlabelled pixel from its nearest grain, by one whole-image distance transform
-    (int32 indices, looked up a block of rows at a time: about 13 bytes a pixel)."""
+    (int32 indices, looked up a block of rows at a time: about 13 bytes a pixel). In place
+    the result is the same: a pixel is only ever read from a labelled one, which keeps its
+    id."""
     rows, cols = ndi.distance_transform_edt(labels == 0, return_distances=False,
                                             return_indices=True)
-    filled = np.empty_like(labels)
+    filled = labels if in_place else np.empty_like(labels)
     for start in range(0, labels.shape[0], 256):
         block = slice(start, start + 256)
         filled[block] = labels[rows[block], cols[block]]
