@@ -277,7 +277,9 @@ class Segmenter:
                 full_scale = result
             diameter = equivalent_diameter(result[0])
             estimates[s] = None if diameter is None else diameter / s
-            if s >= 1:  # reduced views are cheap to make again, and not held meanwhile
+            # kept for reuse, but a large image's reduced views are made again if needed
+            # rather than held through the full-scale flood (issue 16)
+            if s >= 1 or math.prod(source.shape) <= MAX_SEARCH_PIXELS:
                 found[s] = maps
 
         scales = candidate_scales(source.shape)
