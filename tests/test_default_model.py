@@ -72,3 +72,36 @@ def test_dark_bright_and_no_line_boundaries(model, structure, polarity):
     scores = evaluate_pair(result.boundaries, painted.mask, pred_labels=result.labels,
                            true_labels=painted.labels)
     assert scores["boundary_f1"] > 0.8 and scores["ari"] > 0.8, scores
+
+
+def test_the_grain_size_search_drops_the_network_input_before_the_full_scale_grains(
+        model, structure, monkeypatch):
+    # issue 16: on a large image the network input is 268 MB that the full-scale flood
+    # (the peak) does without; it is made again only where it is needed once more
+    from napari_labourfree.normalise import to_network
+    from napari_labourfree.segmenter.model import NetworkInput, tiling
+    from napari_labourfree.segmenter.options import SegmentOptions
+
+    rng = np.random.default_rng(3)
+    image = paint(periodic_view(structure, (256, 256), 30 / mean_diameter(structure), rng),
+                  rng, AppearanceConfig(**PLAIN), 30).image
+    made = []
+    source = NetworkInput(lambda: made.append(1) or to_network(image, model.normalisation),
+                          image.shape)
+    held = []  # whether the input was held when grains were found, by their maps' size
+    real = model._instances
+
+    def instances(maps, options):
+        held.append((maps.shape[-1], source._x is not None))
+        return real(maps, options)
+
+    monkeypatch.setattr(model, "_instances", instances)
+    options = model.resolved(SegmentOptions())
+    choice, found, full_scale = run_job(model._choose_scale(source, options, tiling(options)))
+    assert (256, False) in held and all(h for size, h in held if size < 256)
+    assert made == [1] and 1.0 in found and full_scale is not None and choice.grain_size
+    # the same choice and grains as with the input held throughout
+    again = run_job(model._choose_scale(to_network(image, model.normalisation), options,
+                                        tiling(options)))
+    assert again[0].scale == choice.scale and again[0].grain_size == choice.grain_size
+    assert np.array_equal(again[2][0], full_scale[0])
