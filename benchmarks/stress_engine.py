@@ -62,6 +62,15 @@ ROWS = {
     # default's decision rule was written, so not part of it)
     "grains 150 px, fine texture 0.25": ({"p_texture": 1, "texture": (0.25, 0.25),
                                           "texture_scale": (3, 3)}, 150),
+    # grains told apart by shade alone, under heavy noise (a noisy film's SEM look; added
+    # on 2026-11-23, after every candidate's decision rule, so not part of any)
+    "no line, contrast 0.1, noise sd 0.2": ({"polarity": (0, 0, 1),
+                                             "grain_contrast": (0.1, 0.1),
+                                             "min_contrast_without_line": 0.0,
+                                             "noise": (0.2, 0.2)}, 40),
+    "no line, contrast 0.1, noise sd 0.2, grains 150 px": (
+        {"polarity": (0, 0, 1), "grain_contrast": (0.1, 0.1),
+         "min_contrast_without_line": 0.0, "noise": (0.2, 0.2)}, 150),
     # grain shapes phase-field structures do not have: rolled (elongated) grains, and
     # boundaries bent by a smooth warp
     "elongated grains, aspect 3": ({"p_elongation": 1, "elongation": (3, 3)}, 40),
