@@ -180,7 +180,9 @@ class Segmenter:
 
         ``options`` (default :class:`SegmentOptions`), with ``changes`` applied, say how.
         With ``grain_size='auto'`` the model looks at the image at a few scales first and
-        rescales it so the grains match the sizes it was trained on.
+        rescales it so the grains match the sizes it was trained on. The network input is
+        made from ``image`` again where it is needed once more (it is not held through the
+        grain floods), so ``image`` must not change while the job runs.
         """
         options = self.resolved((options or SegmentOptions()).with_(**changes))
         image = check_image(image, colour=True)
@@ -286,10 +288,9 @@ class Segmenter:
         estimates = dict.fromkeys(scales)  # reported in this order, whatever the work's
         # The reduced views first, while the input is held anyway; full scale last, once
         # the input is dropped. The estimates do not depend on the order.
-        reduced = {s: self._rescaled(source.get(), s) for s in scales if s != 1}
         for k, s in enumerate(scales):
             if s != 1:
-                maps = yield from relay(self.maps(reduced.pop(s), **run),
+                maps = yield from relay(self.maps(self._rescaled(source.get(), s), **run),
                                         note(f"{k + 1}/{len(scales)}"))
                 grains(s, maps)
         maps = yield from relay(self.maps(source.get(), **run), note(f"1/{len(scales)}"))
