@@ -266,7 +266,8 @@ class Segmenter:
         if size != "auto":
             choice = ScaleChoice(scale_for(size, grain_range), float(size), None, {}, "user")
             return choice, {}, None
-        found, estimates, full_scale = {}, {}, None
+        found, full_scale = {}, None
+        pixels = math.prod(source.shape)
 
         def note(text: str):
             return lambda e: Progress(e.step, e.total, f"estimating grain size ({text})")
@@ -281,7 +282,7 @@ class Segmenter:
             estimates[s] = None if diameter is None else diameter / s
             # kept for reuse, but a large image's reduced views are made again if needed
             # rather than held through the full-scale flood (issue 16)
-            if s >= 1 or math.prod(source.shape) <= MAX_SEARCH_PIXELS:
+            if s >= 1 or pixels <= MAX_SEARCH_PIXELS:
                 found[s] = maps
 
         scales = candidate_scales(source.shape)
@@ -300,7 +301,6 @@ class Segmenter:
         choice, s = pick_scale(estimates, grain_range, source.shape), 1.0
         # Grains too small to resolve at full scale: the network then draws its own size
         # there, and the views disagree (or find nothing). Look at enlarged views too.
-        pixels = source.shape[0] * source.shape[1]
         while _unsure(choice, grain_range) and s < 4 and pixels * (2 * s) ** 2 <= \
                 MAX_SEARCH_PIXELS:
             s *= 2
