@@ -13,7 +13,7 @@ from skimage import measure, segmentation
 
 from ..jobs import Job, Progress
 from ..units import PixelSize
-from .instances import border_labels, fill_unlabelled
+from .instances import border_labels, fill_unlabelled, pixel_counts
 
 GrainTable = dict[str, np.ndarray]
 
@@ -112,10 +112,8 @@ def _ellipses(labels: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
                 total[k] += np.bincount(ids, weight(rows, cols, ids), n)
         return total
 
-    count, centre_r, centre_c = sums(lambda r, c, i: np.ones_like(r), lambda r, c, i: r,
-                                     lambda r, c, i: c)
-    count = np.maximum(count, 1)
-    centre_r, centre_c = centre_r / count, centre_c / count
+    count = np.maximum(pixel_counts(labels), 1)
+    centre_r, centre_c = sums(lambda r, c, i: r, lambda r, c, i: c) / count
     # regionprops' inertia tensor [[a, b], [b, c]]
     a, b, c = sums(lambda r, co, i: (co - centre_c[i]) ** 2,
                    lambda r, co, i: -(r - centre_r[i]) * (co - centre_c[i]),
