@@ -61,6 +61,60 @@ def test_circular_max_pool_matches_max_pool_on_a_tiled_grid(radius):
     assert torch.equal(colouring.circular_max_pool(x, radius), ref[..., 20:40, 17:34])
 
 
+@pytest.mark.parametrize("radius", [1, 4, 8])
+def test_circular_min_pool_matches_the_max_pool_of_the_negation(radius):
+    x = torch.randint(0, 30000, (2, 3, 20, 17), dtype=torch.int16)
+    assert torch.equal(colouring.circular_min_pool(x, radius),
+                       -colouring.circular_max_pool(-x, radius))
+
+
+def test_owner_maps_use_the_smallest_integer_type_for_their_ids():
+    assert colouring.id_dtype(255) == torch.uint8
+    assert colouring.id_dtype(256) == torch.int16
+    assert colouring.id_dtype(32767) == torch.int16
+    assert colouring.id_dtype(32768) == torch.int32
+    labels = voronoi_structure(300, (128, 128), seed=2)
+    colours = colouring.greedy_colouring(300, colouring.adjacency_pairs(labels, gap=4))
+    eta, owner = colouring.fields_from_labels(labels, colours, int(colours.max()) + 1)
+    assert owner.dtype == np.int16 and eta.dtype == np.float32
+    np.testing.assert_array_equal(owner.max(0), labels)
+
+
+def _true_conflicts(eta, owner, gap):
+    """Every (batch, a, b), a > b, of same-field bodies within ``gap`` px (periodic
+    Chebyshev distance), by brute force."""
+    found = set()
+    batch, fields, h, w = eta.shape
+    for b in range(batch):
+        for k in range(fields):
+            body = np.where(eta[b, k] > colouring.BODY, owner[b, k], 0)
+            ys, xs = np.nonzero(body)
+            for y, x in zip(ys, xs):
+                rows = np.arange(y - gap, y + gap + 1) % h
+                cols = np.arange(x - gap, x + gap + 1) % w
+                for other in np.unique(body[np.ix_(rows, cols)]):
+                    if other > body[y, x]:
+                        found.add((b, int(other), int(body[y, x])))
+    return found
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.float32])
+def test_find_conflicts_reports_near_pairs_only_and_misses_no_conflict(dtype):
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        gap = int(rng.integers(1, 5))
+        shape = (2, 2, int(rng.integers(8, 20)), int(rng.integers(8, 20)))
+        high = 250 if dtype == torch.uint8 else 20000
+        owner = rng.integers(1, high, size=shape)
+        owner[rng.random(shape) < 0.9] = 0  # a few scattered bodies
+        eta = np.where(owner > 0, rng.uniform(0.3, 1.0, shape), 0.0).astype(np.float32)
+        found = colouring.find_conflicts(torch.from_numpy(eta),
+                                         torch.from_numpy(owner).to(dtype), gap)
+        assert bool(found) == bool(_true_conflicts(eta, owner, gap))
+        # a pixel's window holds the pair it reports: at most two gaps apart
+        assert set(found) <= _true_conflicts(eta, owner, 2 * gap)
+
+
 def test_greedy_colouring_gives_neighbours_different_colours():
     labels = voronoi_structure(60, (128, 128), seed=1)
     pairs = colouring.adjacency_pairs(labels, gap=6)
