@@ -104,3 +104,20 @@ def test_job_progress_reaches_total(tmp_path):
     run_job(simulate_dataset(params, 2, tmp_path / "s", compile=False), events.append)
     assert events[-1].step == events[-1].total == 40
     assert all(a.step <= b.step for a, b in zip(events, events[1:]))
+
+
+def test_the_console_command_passes_exit_codes_through_and_leaves_complete_files(tmp_path):
+    """`labourfree` runs ``console``, which skips the collector's walk at exit."""
+    import subprocess
+    import sys
+
+    def command(*args):
+        code = "import sys; from napari_labourfree.cli import console; sys.exit(console())"
+        return subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, check=False)
+
+    done = command("simulate", "--count", "2", "--out", "sim", *TINY)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((tmp_path / "sim" / "meta.json").read_text())["complete"]
+    assert tifffile.imread(tmp_path / "sim" / "labels" / "structure_0001.tif").shape == (48, 64)
+    assert command("simulate", "--count", "0", "--out", "bad", *TINY).returncode == 2
