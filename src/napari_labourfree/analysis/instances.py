@@ -72,7 +72,8 @@ def grains_from_boundaries(
 
 def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
                      seed_threshold: float = 0.5, min_area: int = 0,
-                     min_evidence: float = 0.0) -> np.ndarray:
+                     min_evidence: float = 0.0,
+                     evidence: np.ndarray | None = None) -> np.ndarray:
     """Grains from a boundary probability and a distance map (both in [0, 1]) by a seeded
     watershed: robust to gaps in the boundaries.
 
@@ -83,7 +84,8 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     grain (uint32, 1..N). Neighbours whose shared line has a mean boundary probability
     below ``min_evidence`` are one grain whose core broke in two, and are merged (see
     :func:`merge_weak_boundaries`); grains under ``min_area`` px merge into their
-    neighbours.
+    neighbours. ``evidence``: the boundary probability the merge reads, when it is not
+    ``probability`` (see ``Segmenter.maps_at``).
     """
     probability = np.asarray(probability, np.float32)
     distance = np.asarray(distance, np.float32)
@@ -99,7 +101,8 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     labels = flood(probability, seeds, minus=distance, reuse_seeds=True)
     del seeds  # (the labels may be written into it: a whole-image array less)
     if min_evidence > 0:
-        labels = merge_weak_boundaries(labels, probability, min_evidence)
+        labels = merge_weak_boundaries(labels, probability if evidence is None else evidence,
+                                       min_evidence)
     if min_area > 1:  # (in place: these labels are this function's own)
         labels = fill_unlabelled(_remove_small(labels, min_area, in_place=True),
                                  in_place=True)

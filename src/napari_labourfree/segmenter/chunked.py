@@ -105,8 +105,10 @@ def segment_chunked(model, image, work: Path, options: SegmentOptions | None = N
 
     with tempfile.TemporaryDirectory(dir=work, prefix=".labourfree-") as tmp:
         tmp = Path(tmp)
+        # probability[, distance[, the merge's evidence at a reduced scale]] (``maps_at``)
+        count = (3 if scale < 1 else 2) if model.has_distance else 1
         maps = [create_zarr(tmp / f"map{k}.zarr", (h, w), chunks, "float32")
-                for k in range(2 if model.has_distance else 1)]
+                for k in range(count)]
         for n, (y0, y1, x0, x1) in enumerate(windows):
             (ey0, ey1, ex0, ex1), core = _extended((y0, y1, x0, x1), context, (h, w))
             x = source.window(ey0, ey1, ex0, ex1)
@@ -209,13 +211,13 @@ def _grow(method: str, seeds: np.ndarray, maps: list[np.ndarray], options: Segme
 
     local, _, inverse = segmentation.relabel_sequential(seeds)
     if method == "watershed":
-        probability, distance = maps
+        probability, distance, *evidence = maps
         if local.max() == 0:  # no grain core near: nothing found here
             return np.zeros(seeds.shape, np.uint32), None
         grown = flood(probability, local, minus=distance)
         if options.min_evidence:
-            grown = merge_weak_boundaries(grown, probability, options.min_evidence,
-                                          keep_ids=True)
+            grown = merge_weak_boundaries(grown, evidence[0] if evidence else probability,
+                                          options.min_evidence, keep_ids=True)
         if options.min_area > 1:
             grown = fill_unlabelled(_remove_small(grown, options.min_area))
         return np.asarray(inverse)[grown].astype(np.uint32), None

@@ -221,6 +221,10 @@ class Segmenter:
         enlarged, at ``x``'s size; and the boundary probability at the network's scale
         (where quality is judged: there its lines have their own width).
 
+        At a reduced scale with a distance map, the maps are the full-resolution
+        probability, the reduced view's distance, and a third: the evidence the
+        weak-boundary merge reads, the larger of the two views' probabilities.
+
         ``found``: {scale: maps} computed already (without flips) while choosing the scale.
         """
         source = x if isinstance(x, NetworkInput) else NetworkInput.held(x)
@@ -239,7 +243,13 @@ class Segmenter:
             fine = found.get(1.0)
             if fine is None or options.tta:
                 fine = yield from self.maps(source.get(), tta=options.tta, **run)
-            maps = np.stack([fine[0], resize(maps[1], shape)])
+            # The merge asks whether the line between two cores is real. The reduced view
+            # saw those grains whole and may be sure of an edge that is lost in noise at
+            # full resolution, where it would be merged away. The flood keeps the fine
+            # probability: a blurred one would move the lines.
+            evidence = np.clip(resize(maps[0], shape), 0, 1)
+            maps = np.stack([fine[0], resize(maps[1], shape),
+                             np.maximum(evidence, fine[0], out=evidence)])
         if maps.shape[-2:] != shape:
             maps = np.clip(resize(maps, shape), 0, 1)
         return maps, at_network
@@ -327,7 +337,8 @@ class Segmenter:
         if method in ("auto", "watershed") and len(maps) > 1:
             labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
                                       min_area=options.min_area,
-                                      min_evidence=options.min_evidence or 0.0)
+                                      min_evidence=options.min_evidence or 0.0,
+                                      evidence=maps[2] if len(maps) > 2 else None)
             if labels.max() > 0 or method == "watershed":
                 return labels, boundaries_from_labels(labels) & (labels.max() > 0), "watershed"
         boundaries = maps[0] > options.threshold
