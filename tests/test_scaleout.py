@@ -284,6 +284,25 @@ def test_a_zarr_image_is_segmented_window_by_window(big, tmp_path):
     np.testing.assert_array_equal(lines, boundaries_from_labels(labels))
 
 
+def test_one_window_equals_the_in_memory_grains_at_a_reduced_scale(big, tmp_path):
+    """At a reduced scale the merge reads a third map (``maps_at``); windows carry it too."""
+    import zarr
+    from sklearn.metrics import adjusted_rand_score
+
+    from napari_labourfree.segmenter.default import resolve_weights
+    from napari_labourfree.segmenter.model import Segmenter
+
+    path, image = big
+    model = Segmenter.load(resolve_weights("default"))
+    memory = run_job(model.segment(image, grain_size=120))
+    assert memory.quality["scale"] < 1
+    one = tmp_path / "one"
+    assert main(["segment", str(path), "--out", str(one), "--chunk", "1024",
+                 "--grain-size", "120", "--quiet"]) == 0
+    window = np.asarray(zarr.open_array(str(one / "big_labels.zarr"), mode="r")[:])
+    assert adjusted_rand_score(memory.labels.ravel(), window.ravel()) == 1.0
+
+
 def test_chunk_works_on_any_image_file(big, tmp_path):
     import imageio.v3 as iio
     import zarr

@@ -182,6 +182,51 @@ def test_weak_boundaries_merge_and_real_ones_with_a_gap_do_not():
     assert (merge_weak_boundaries(labels, probability, 0.0) == labels).all()
 
 
+def test_the_merge_reads_its_own_evidence_and_the_flood_the_probability():
+    """``grains_from_maps(evidence=...)``: a line the fine probability misses but the
+    evidence holds keeps two grains apart; the lines stay where the probability puts them."""
+    from napari_labourfree.analysis.instances import grains_from_maps
+
+    ys, xs = np.mgrid[0:40, 0:80]
+    # two grains side by side, their cores apart, the line between them at x = 40
+    distance = np.clip(1 - np.abs(((xs % 40) - 19.5) / 20), 0, 1).astype(np.float32)
+    probability = np.full((40, 80), 0.05, np.float32)
+    probability[:, 39:41] = 0.1       # too faint for the merge's 0.25 ...
+    evidence = probability.copy()
+    evidence[:, 36:44] = 0.7          # ... but a coarser view saw a wide line there
+    kwargs = {"seed_threshold": 0.6, "min_evidence": 0.25}
+    assert grains_from_maps(probability, distance, **kwargs).max() == 1
+    both = grains_from_maps(probability, distance, evidence=evidence, **kwargs)
+    assert both.max() == 2
+    assert (both[:, :39] == both[0, 0]).all() and (both[:, 41:] == both[0, -1]).all()
+    assert np.array_equal(grains_from_maps(probability, distance, evidence=None, **kwargs),
+                          grains_from_maps(probability, distance, **kwargs))
+
+
+def test_at_a_reduced_scale_the_merge_evidence_is_the_larger_probability():
+    from napari_labourfree._sample_data import synthetic_micrograph
+    from napari_labourfree.jobs import run_job
+    from napari_labourfree.normalise import to_network
+    from napari_labourfree.segmenter.default import resolve_weights
+    from napari_labourfree.segmenter.model import Segmenter, tiling
+    from napari_labourfree.segmenter.options import SegmentOptions
+    from napari_labourfree.segmenter.scale import resize
+
+    (image, _, _), _ = synthetic_micrograph()
+    model = Segmenter.load(resolve_weights("default"))
+    x = to_network(model.network_input(image[:192, :192]), model.normalisation)
+    options = model.resolved(SegmentOptions())
+    maps, _ = run_job(model.maps_at(x, 0.5, options))
+    fine = run_job(model.maps(x, **tiling(options)))
+    coarse = run_job(model.maps(resize(x, (96, 96)), **tiling(options)))
+    assert maps.shape == (3, 192, 192)
+    np.testing.assert_array_equal(maps[0], fine[0])
+    np.testing.assert_allclose(maps[2], np.maximum(fine[0], np.clip(
+        resize(coarse[0], (192, 192)), 0, 1)), atol=1e-6)
+    full, _ = run_job(model.maps_at(x, 1.0, options))
+    assert full.shape == (2, 192, 192)  # at full scale there is nothing to add
+
+
 def test_bfloat16_is_faster_arithmetic_with_nearly_the_same_grains():
     """The opt-in bfloat16 network: probability within a few hundredths of float32, and
     almost every grain the same (it is not the default because a few do move)."""
