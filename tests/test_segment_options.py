@@ -182,9 +182,10 @@ def test_weak_boundaries_merge_and_real_ones_with_a_gap_do_not():
     assert (merge_weak_boundaries(labels, probability, 0.0) == labels).all()
 
 
-def test_the_merge_reads_its_own_evidence_and_the_flood_the_probability():
-    """``grains_from_maps(evidence=...)``: a line the fine probability misses but the
-    evidence holds keeps two grains apart; the lines stay where the probability puts them."""
+def test_the_merge_reads_a_coarse_view_and_the_flood_the_fine_probability():
+    """``grains_from_maps(coarse=...)``: a line the fine probability misses but a reduced
+    view holds keeps two grains apart; the lines stay where the fine probability puts
+    them."""
     from napari_labourfree.analysis.instances import grains_from_maps
 
     ys, xs = np.mgrid[0:40, 0:80]
@@ -192,18 +193,41 @@ def test_the_merge_reads_its_own_evidence_and_the_flood_the_probability():
     distance = np.clip(1 - np.abs(((xs % 40) - 19.5) / 20), 0, 1).astype(np.float32)
     probability = np.full((40, 80), 0.05, np.float32)
     probability[:, 39:41] = 0.1       # too faint for the merge's 0.25 ...
-    evidence = probability.copy()
-    evidence[:, 36:44] = 0.7          # ... but a coarser view saw a wide line there
+    coarse = np.full((10, 20), 0.05, np.float32)
+    coarse[:, 7:11] = 0.8             # ... but a view at 1/4 saw a wide line about there
     kwargs = {"seed_threshold": 0.6, "min_evidence": 0.25}
     assert grains_from_maps(probability, distance, **kwargs).max() == 1
-    both = grains_from_maps(probability, distance, evidence=evidence, **kwargs)
-    assert both.max() == 2
+    both = grains_from_maps(probability, distance, coarse=coarse, **kwargs)
+    assert both.max() == 2  # the line stays at x = 40, where the fine probability has it
     assert (both[:, :39] == both[0, 0]).all() and (both[:, 41:] == both[0, -1]).all()
-    assert np.array_equal(grains_from_maps(probability, distance, evidence=None, **kwargs),
-                          grains_from_maps(probability, distance, **kwargs))
+    with pytest.raises(ValueError, match="coarse"):
+        grains_from_maps(probability, distance, coarse=np.ones((10, 20, 3)), **kwargs)
+    quiet = np.full((10, 20), 0.05, np.float32)  # a coarse view that sees nothing there
+    assert grains_from_maps(probability, distance, coarse=quiet, **kwargs).max() == 1
 
 
-def test_at_a_reduced_scale_the_merge_evidence_is_the_larger_probability():
+def test_the_merge_reads_the_coarse_view_enlarged_as_resize_does():
+    from napari_labourfree.analysis.instances import enlarged_at, merge_weak_boundaries
+    from napari_labourfree.segmenter.model import merge_evidence
+    from napari_labourfree.segmenter.scale import resize
+
+    rng = np.random.default_rng(3)
+    for small, big in [((50, 60), (100, 120)), ((37, 41), (150, 163)), ((1, 5), (4, 20))]:
+        coarse = rng.random(small).astype(np.float32)
+        rows, cols = np.mgrid[0:big[0], 0:big[1]]
+        np.testing.assert_allclose(enlarged_at(coarse, big, rows.ravel(), cols.ravel()),
+                                   resize(coarse, big).ravel(), atol=1e-5)
+    # the merge with a coarse view = the merge on the larger of the two, as an image
+    labels = (np.add.outer(np.arange(60) // 12, np.arange(80) // 16 * 5) + 1).astype(np.int32)
+    fine = rng.random((60, 80)).astype(np.float32) * 0.4
+    coarse = rng.random((30, 40)).astype(np.float32) * 0.4
+    for threshold in (0.2, 0.25, 0.3):
+        np.testing.assert_array_equal(
+            merge_weak_boundaries(labels, fine, threshold, coarse=coarse),
+            merge_weak_boundaries(labels, merge_evidence(fine, coarse), threshold))
+
+
+def test_maps_at_gives_the_reduced_view_the_merge_reads_too():
     from napari_labourfree._sample_data import synthetic_micrograph
     from napari_labourfree.jobs import run_job
     from napari_labourfree.normalise import to_network
@@ -216,15 +240,14 @@ def test_at_a_reduced_scale_the_merge_evidence_is_the_larger_probability():
     model = Segmenter.load(resolve_weights("default"))
     x = to_network(model.network_input(image[:192, :192]), model.normalisation)
     options = model.resolved(SegmentOptions())
-    maps, _ = run_job(model.maps_at(x, 0.5, options))
     fine = run_job(model.maps(x, **tiling(options)))
-    coarse = run_job(model.maps(resize(x, (96, 96)), **tiling(options)))
-    assert maps.shape == (3, 192, 192)
+    half = run_job(model.maps(resize(x, (96, 96)), **tiling(options)))
+    maps, _, coarse = run_job(model.maps_at(x, 0.5, options))  # grains from the half view
+    assert maps.shape == (2, 192, 192)
     np.testing.assert_array_equal(maps[0], fine[0])
-    np.testing.assert_allclose(maps[2], np.maximum(fine[0], np.clip(
-        resize(coarse[0], (192, 192)), 0, 1)), atol=1e-6)
-    full, _ = run_job(model.maps_at(x, 1.0, options))
-    assert full.shape == (2, 192, 192)  # at full scale there is nothing to add
+    np.testing.assert_array_equal(coarse, half[0])
+    maps, _, coarse = run_job(model.maps_at(x, 1.0, options))
+    assert coarse is None and np.array_equal(maps, fine)  # nothing changes at full scale
 
 
 def test_bfloat16_is_faster_arithmetic_with_nearly_the_same_grains():

@@ -73,7 +73,7 @@ def grains_from_boundaries(
 def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
                      seed_threshold: float = 0.5, min_area: int = 0,
                      min_evidence: float = 0.0,
-                     evidence: np.ndarray | None = None) -> np.ndarray:
+                     coarse: np.ndarray | None = None) -> np.ndarray:
     """Grains from a boundary probability and a distance map (both in [0, 1]) by a seeded
     watershed: robust to gaps in the boundaries.
 
@@ -84,8 +84,8 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     grain (uint32, 1..N). Neighbours whose shared line has a mean boundary probability
     below ``min_evidence`` are one grain whose core broke in two, and are merged (see
     :func:`merge_weak_boundaries`); grains under ``min_area`` px merge into their
-    neighbours. ``evidence``: the boundary probability the merge reads, when it is not
-    ``probability`` (see ``Segmenter.maps_at``).
+    neighbours. ``coarse``: a reduced view's boundary probability, which the merge reads
+    too (see :func:`merge_weak_boundaries`).
     """
     probability = np.asarray(probability, np.float32)
     distance = np.asarray(distance, np.float32)
@@ -94,6 +94,10 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
                          "must be 2-D and of the same size")
     if not (np.isfinite(probability).all() and np.isfinite(distance).all()):
         raise ValueError("the probability or distance map contains NaN or infinite values")
+    if coarse is not None and (np.ndim(coarse) != 2 or any(
+            c > p for c, p in zip(np.shape(coarse), probability.shape, strict=True))):
+        raise ValueError(f"the coarse probability {np.shape(coarse)} must be 2-D and no "
+                         f"larger than the probability {probability.shape}")
     # int32 ids (skimage's label gives int64): on a 67 Mpx image each copy is 268 MB less
     seeds, count = ndi.label(distance > seed_threshold, output=np.int32)
     if count == 0:
@@ -101,8 +105,7 @@ def grains_from_maps(probability: np.ndarray, distance: np.ndarray, *,
     labels = flood(probability, seeds, minus=distance, reuse_seeds=True)
     del seeds  # (the labels may be written into it: a whole-image array less)
     if min_evidence > 0:
-        labels = merge_weak_boundaries(labels, probability if evidence is None else evidence,
-                                       min_evidence)
+        labels = merge_weak_boundaries(labels, probability, min_evidence, coarse=coarse)
     if min_area > 1:  # (in place: these labels are this function's own)
         labels = fill_unlabelled(_remove_small(labels, min_area, in_place=True),
                                  in_place=True)
@@ -212,7 +215,8 @@ def flood(surface: np.ndarray, seeds: np.ndarray, *, minus: np.ndarray | None = 
 
 
 def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
-                          min_evidence: float, keep_ids: bool = False) -> np.ndarray:
+                          min_evidence: float, keep_ids: bool = False,
+                          coarse: np.ndarray | None = None) -> np.ndarray:
     """Merge neighbouring grains whose shared boundary has a mean ``probability`` below
     ``min_evidence`` (all such pairs at once, transitively).
 
@@ -221,13 +225,19 @@ def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
     while a line drawn through a grain's interior (no evidence anywhere) does.
     Merged grains are numbered 1..N, or with ``keep_ids`` each takes the smallest id of
     its parts (so that ids found for a whole image survive work on a piece of it).
+
+    ``coarse``: a reduced view's boundary probability (any smaller size). A pixel's
+    evidence is then the larger of ``probability`` and ``coarse`` enlarged (bilinear, as
+    ``segmenter.scale.resize``), read only where grains meet: no image-sized copy is made.
+    A reduced view averages noise away and sees grains whole, so it can be sure of an
+    edge that is lost in noise at full resolution.
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     labels = np.asarray(labels)
     n = int(labels.max()) + 1
-    a, b, p = _straddling_pairs(labels, probability)
+    a, b, p = _straddling_pairs(labels, probability, coarse)
     if not len(a):
         return labels
     key = np.minimum(a, b).astype(np.int64)
@@ -253,21 +263,44 @@ def merge_weak_boundaries(labels: np.ndarray, probability: np.ndarray,
     return merged
 
 
-def _straddling_pairs(labels: np.ndarray, probability: np.ndarray):
+def _straddling_pairs(labels: np.ndarray, probability: np.ndarray,
+                      coarse: np.ndarray | None = None):
     """(a, b, p) for every pair of side-by-side pixels of two different grains (ids > 0),
-    across columns then rows: their ids and the larger probability of the two.
+    across columns then rows: their ids and the larger probability of the two (of
+    ``probability``, and of ``coarse`` enlarged when given).
     Only the straddling pairs are gathered, so the memory is a few bytes per pixel, not
     the 50 of comparing every pair in int64."""
     found = []
-    for first, second in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
-                          ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+    for (dy, dx), first, second in (
+            ((0, 1), (slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+            ((1, 0), (slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
         la, lb = labels[first], labels[second]
         cross = la != lb
         cross &= la > 0
         cross &= lb > 0
-        found.append((la[cross], lb[cross],
-                      np.maximum(probability[first][cross], probability[second][cross])))
+        p = np.maximum(probability[first][cross], probability[second][cross])
+        if coarse is not None:
+            rows, cols = np.nonzero(cross)
+            for y, x in ((rows, cols), (rows + dy, cols + dx)):
+                np.maximum(p, enlarged_at(coarse, labels.shape, y, x), out=p)
+        found.append((la[cross], lb[cross], p))
     return tuple(np.concatenate(parts) for parts in zip(*found, strict=True))
+
+
+def enlarged_at(small: np.ndarray, shape: tuple[int, int], rows: np.ndarray,
+                cols: np.ndarray) -> np.ndarray:
+    """``small`` enlarged to ``shape`` by bilinear interpolation (half-pixel centres, as
+    torch's ``interpolate(align_corners=False)``), read at pixels (``rows``, ``cols``)."""
+    def axis(index, n_small, n_large):
+        at = np.maximum((index + 0.5) * (n_small / n_large) - 0.5, 0)
+        low = np.minimum(at.astype(np.intp), n_small - 1)
+        return low, np.minimum(low + 1, n_small - 1), (at - low).astype(np.float32)
+
+    y0, y1, fy = axis(rows, small.shape[0], shape[0])
+    x0, x1, fx = axis(cols, small.shape[1], shape[1])
+    top = small[y0, x0] * (1 - fx) + small[y0, x1] * fx
+    bottom = small[y1, x0] * (1 - fx) + small[y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32, copy=False)
 
 
 COUNT_PIXELS = 1 << 22  # pixels counted at a time by pixel_counts

@@ -34,7 +34,7 @@ from ..normalise import (
     to_network,
     unit_levels,
 )
-from .model import tiling
+from .model import merge_evidence, tiling
 from .options import SegmentOptions
 
 DEFAULT_CHUNK = 2048
@@ -105,15 +105,19 @@ def segment_chunked(model, image, work: Path, options: SegmentOptions | None = N
 
     with tempfile.TemporaryDirectory(dir=work, prefix=".labourfree-") as tmp:
         tmp = Path(tmp)
-        # probability[, distance[, the merge's evidence at a reduced scale]] (``maps_at``)
+        # probability[, distance[, what the merge reads]] (``maps_at``, ``merge_evidence``)
         count = (3 if scale < 1 else 2) if model.has_distance else 1
         maps = [create_zarr(tmp / f"map{k}.zarr", (h, w), chunks, "float32")
                 for k in range(count)]
         for n, (y0, y1, x0, x1) in enumerate(windows):
             (ey0, ey1, ex0, ex1), core = _extended((y0, y1, x0, x1), context, (h, w))
             x = source.window(ey0, ey1, ex0, ex1)
-            found, _ = yield from relay(model.maps_at(x, scale, options), lambda e, n=n: Progress(
-                n, steps, f"window {n + 1}/{len(windows)}: {e.message} {e.step}/{e.total}"))
+            found, _, coarse = yield from relay(
+                model.maps_at(x, scale, options),
+                lambda e, n=n: Progress(
+                    n, steps, f"window {n + 1}/{len(windows)}: {e.message} {e.step}/{e.total}"))
+            if coarse is not None:
+                found = [*found, merge_evidence(found[0], coarse)]
             for k, target in enumerate(maps):
                 target[y0:y1, x0:x1] = found[k][core]
         yield Progress(len(windows), steps, "joining grain cores across windows")

@@ -193,12 +193,12 @@ class Segmenter:
         shape = source.shape
         choice.scale = min(choice.scale, max(1.0, math.sqrt(MAX_RESCALED_PIXELS /
                                                             (shape[0] * shape[1]))))
-        maps, at_network = yield from self.maps_at(source, choice.scale, options, found)
+        maps, at_network, coarse = yield from self.maps_at(source, choice.scale, options, found)
         source.drop()
         if choice.scale == 1 and full_scale is not None and not options.tta:
             labels, boundaries, method = full_scale  # found while estimating the size
         else:
-            labels, boundaries, method = self._instances(maps, options)
+            labels, boundaries, method = self._instances(maps, options, coarse)
         small_labels = labels if at_network.shape == labels.shape else _nearest(
             labels, at_network.shape)
         quality = {"instances": method, **assess(at_network, small_labels, options.threshold,
@@ -216,14 +216,13 @@ class Segmenter:
         return options
 
     def maps_at(self, x: np.ndarray | NetworkInput, scale: float, options: SegmentOptions,
-                found: dict | None = None) -> Job[tuple[np.ndarray, np.ndarray]]:
+                found: dict | None = None
+                ) -> Job[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
         """Job: the maps of network input ``x`` looked at with its grains ``scale`` times
-        enlarged, at ``x``'s size; and the boundary probability at the network's scale
-        (where quality is judged: there its lines have their own width).
-
-        At a reduced scale with a distance map, the maps are the full-resolution
-        probability, the reduced view's distance, and a third: the evidence the
-        weak-boundary merge reads, the larger of the two views' probabilities.
+        enlarged, at ``x``'s size; the boundary probability at the network's scale (where
+        quality is judged: there its lines have their own width); and, at a reduced scale
+        with a distance map, the reduced view's boundary probability, which the
+        weak-boundary merge reads too (else None).
 
         ``found``: {scale: maps} computed already (without flips) while choosing the scale.
         """
@@ -231,6 +230,7 @@ class Segmenter:
         found = found or {}
         run = tiling(options)
         shape = source.shape
+        coarse = None
         if scale in found and not options.tta:  # the search ran without flips
             maps = found[scale]
         else:
@@ -243,16 +243,11 @@ class Segmenter:
             fine = found.get(1.0)
             if fine is None or options.tta:
                 fine = yield from self.maps(source.get(), tta=options.tta, **run)
-            # The merge asks whether the line between two cores is real. The reduced view
-            # saw those grains whole and may be sure of an edge that is lost in noise at
-            # full resolution, where it would be merged away. The flood keeps the fine
-            # probability: a blurred one would move the lines.
-            evidence = np.clip(resize(maps[0], shape), 0, 1)
-            maps = np.stack([fine[0], resize(maps[1], shape),
-                             np.maximum(evidence, fine[0], out=evidence)])
+            coarse = maps[0]
+            maps = np.stack([fine[0], resize(maps[1], shape)])
         if maps.shape[-2:] != shape:
             maps = np.clip(resize(maps, shape), 0, 1)
-        return maps, at_network
+        return maps, at_network, coarse
 
     def _rescaled(self, x: np.ndarray, scale: float) -> np.ndarray:
         if scale == 1:
@@ -321,8 +316,10 @@ class Segmenter:
             choice = pick_scale(estimates, grain_range, source.shape)
         return choice, found, full_scale
 
-    def _instances(self, maps: np.ndarray, options: SegmentOptions):
-        """(labels, boundaries, method used) from the maps at the image's size.
+    def _instances(self, maps: np.ndarray, options: SegmentOptions,
+                   coarse: np.ndarray | None = None):
+        """(labels, boundaries, method used) from the maps at the image's size, and a
+        reduced view's probability that the weak-boundary merge reads too.
 
         'auto' takes the watershed when the model has a distance map with at least one
         grain core in it, else connected components.
@@ -338,7 +335,7 @@ class Segmenter:
             labels = grains_from_maps(maps[0], maps[1], seed_threshold=options.seed_threshold,
                                       min_area=options.min_area,
                                       min_evidence=options.min_evidence or 0.0,
-                                      evidence=maps[2] if len(maps) > 2 else None)
+                                      coarse=coarse)
             if labels.max() > 0 or method == "watershed":
                 return labels, boundaries_from_labels(labels) & (labels.max() > 0), "watershed"
         boundaries = maps[0] > options.threshold
@@ -351,6 +348,15 @@ def tiling(options: SegmentOptions) -> dict:
     """The :meth:`Segmenter.maps` arguments ``options`` set, for normalised input."""
     return {"tile": options.tile, "overlap": options.overlap, "normalised": True,
             "precision": options.precision}
+
+
+def merge_evidence(fine: np.ndarray, coarse: np.ndarray) -> np.ndarray:
+    """What the weak-boundary merge reads, as an image (for windows, which are small):
+    the larger of the full-resolution boundary probability and a reduced view's, enlarged
+    (see ``merge_weak_boundaries``). The flood keeps the fine probability, since a
+    blurred one would move the lines."""
+    evidence = np.clip(resize(coarse, fine.shape), 0, 1)
+    return np.maximum(evidence, fine, out=evidence)
 
 
 def _unsure(choice: ScaleChoice, grain_range: tuple[float, float]) -> bool:
