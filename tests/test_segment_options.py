@@ -188,7 +188,7 @@ def test_the_merge_reads_a_coarse_view_and_the_flood_the_fine_probability():
     them."""
     from napari_labourfree.analysis.instances import grains_from_maps
 
-    ys, xs = np.mgrid[0:40, 0:80]
+    xs = np.mgrid[0:40, 0:80][1]
     # two grains side by side, their cores apart, the line between them at x = 40
     distance = np.clip(1 - np.abs(((xs % 40) - 19.5) / 20), 0, 1).astype(np.float32)
     probability = np.full((40, 80), 0.05, np.float32)
