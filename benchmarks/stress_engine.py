@@ -71,6 +71,16 @@ ROWS = {
     "no line, contrast 0.1, noise sd 0.2, grains 150 px": (
         {"polarity": (0, 0, 1), "grain_contrast": (0.1, 0.1),
          "min_contrast_without_line": 0.0, "noise": (0.2, 0.2)}, 150),
+    # the held-out looks of decision-merge-evidence.txt (2026-11-23): large grains whose
+    # edges are clear only in a reduced view, where the noise averages away
+    "no line, contrast 0.15, noise sd 0.15, grains 120 px": (
+        {"polarity": (0, 0, 1), "grain_contrast": (0.15, 0.15),
+         "min_contrast_without_line": 0.0, "noise": (0.15, 0.15)}, 120),
+    "no line, contrast 0.1, noise sd 0.25, grains 200 px": (
+        {"polarity": (0, 0, 1), "grain_contrast": (0.1, 0.1),
+         "min_contrast_without_line": 0.0, "noise": (0.25, 0.25)}, 200),
+    "faint lines 0.1, noise sd 0.2, grains 150 px": (
+        {"line_strength": (0.1, 0.1), "noise": (0.2, 0.2)}, 150),
     # grain shapes phase-field structures do not have: rolled (elongated) grains, and
     # boundaries bent by a smooth warp
     "elongated grains, aspect 3": ({"p_elongation": 1, "elongation": (3, 3)}, 40),
