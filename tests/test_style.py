@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tifffile
+from scipy import ndimage
 
 from napari_labourfree import checkpoints
 from napari_labourfree.jobs import run_job
@@ -83,14 +84,101 @@ def test_synthesize_copies_masks_and_labels(tiny_sims, tiny_real, tmp_path):
                                                                      **TINY)))
     meta = run_job(synthesize(tiny_sims, weights, tmp_path / "syn"))
     assert meta["completed"] == 6
+    shift = tuple(meta["mask_shift_px"])
     for name in meta["images"]:
         image = tifffile.imread(tmp_path / "syn" / "images" / name)
         assert image.dtype == np.uint8 and image.shape == (64, 64)
         for sub in ("masks", "labels"):
-            assert (tmp_path / "syn" / sub / name).read_bytes() == \
-                (tiny_sims / sub / name).read_bytes()
+            written, source = tmp_path / "syn" / sub / name, tiny_sims / sub / name
+            if shift == (0, 0):
+                assert written.read_bytes() == source.read_bytes()
+            np.testing.assert_array_equal(tifffile.imread(written),
+                                          np.roll(tifffile.imread(source), shift, (0, 1)))
     with pytest.raises(ValueError, match="not empty"):
         synthesize(tiny_sims, weights, tmp_path / "syn")
+
+
+def _grains(seed: int, size: int = 96, grains: int = 14):
+    """A periodic Voronoi label image and its 1-px-wide boundary lines."""
+    from scipy.spatial import cKDTree
+
+    from napari_labourfree.analysis.instances import boundaries_from_labels
+
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, size, (grains, 2))
+    tiles = np.concatenate([points + (dy, dx) for dy in (-size, 0, size)
+                            for dx in (-size, 0, size)])
+    yy, xx = np.mgrid[:size, :size]
+    _, nearest = cKDTree(tiles).query(np.c_[yy.ravel(), xx.ravel()])
+    labels = (nearest % grains).reshape(size, size) + 1
+    return labels, boundaries_from_labels(labels)
+
+
+@pytest.mark.parametrize("shift", [(3, -2), (0, 4), (0, 0), (-5, -5)])
+def test_structure_shift_finds_where_a_look_moved_the_structure(shift):
+    from napari_labourfree.style.registration import structure_shift
+
+    pairs = []
+    for seed in range(3):
+        labels, lines = _grains(seed)
+        simulation = np.where(lines, 0.1, 0.8).astype(np.float32)
+        # another look: bright lines, grain shades, blur and heavy noise, moved
+        rng = np.random.default_rng(seed)
+        look = np.where(lines, 0.9, 0.3 + 0.2 * rng.random(labels.max() + 1)[labels])
+        look = ndimage.gaussian_filter(look, 1) + rng.normal(0, 0.15, look.shape)
+        pairs.append((simulation, np.roll(look, shift, (0, 1))))
+    assert structure_shift(pairs) == shift
+    # only pairs of the first pair's shape are pooled
+    assert structure_shift([*pairs, (np.zeros((40, 40)), np.zeros((40, 40)))]) == shift
+    with pytest.raises(ValueError, match="at least one"):
+        structure_shift([])
+
+
+def test_a_shift_is_used_only_when_both_halves_of_the_pairs_agree():
+    from napari_labourfree.style.registration import agreed_shift
+
+    def pairs(shifts):
+        out = []
+        for seed, shift in enumerate(shifts):
+            labels, lines = _grains(seed)
+            look = np.where(lines, 0.9, 0.4) + np.random.default_rng(seed).normal(
+                0, 0.1, lines.shape)
+            out.append((lines.astype(np.float32), np.roll(look, shift, (0, 1))))
+        return out
+
+    shift, found = agreed_shift(pairs([(2, -3)] * 4))
+    assert shift == (2, -3) and found["halves"] == [[2, -3], [2, -3]]
+    shift, found = agreed_shift(pairs([(0, 0), (0, 0), (5, 6), (5, 6)]))
+    assert shift == (0, 0) and "disagree" in found["note"]
+    assert agreed_shift(pairs([(1, 1)]))[0] == (1, 1)  # one pair: nothing to check it by
+
+
+def test_synthesize_moves_masks_onto_the_lines_the_model_drew(tiny_sims, tiny_real,
+                                                              tmp_path, monkeypatch):
+    """A style model that draws the structure 3 px down and 2 px left: the masks and
+    labels written beside its images are moved by as much, so they lie on its lines."""
+    from napari_labourfree.style import model as style_model
+
+    weights = tmp_path / "s.safetensors"
+    run_job(train_style(tiny_sims, tiny_real, weights, style_config("fast", iterations=1,
+                                                                     **TINY)))
+
+    def moved_look(self, image, tile=1024, overlap=128):
+        yield from ()
+        unit = (image - image.min()) / max(float(np.ptp(image)), 1e-6)
+        return np.roll(1 - unit, (3, -2), (0, 1)).astype(np.float32)  # bright lines
+
+    monkeypatch.setattr(style_model.StyleModel, "to_real", moved_look)
+    meta = run_job(synthesize(tiny_sims, weights, tmp_path / "syn"))
+    assert meta["mask_shift_px"] == [3, -2]
+    for name in meta["images"]:
+        image = tifffile.imread(tmp_path / "syn" / "images" / name).astype(float)
+        mask = tifffile.imread(tmp_path / "syn" / "masks" / name) > 0
+        unmoved = tifffile.imread(tiny_sims / "masks" / name) > 0
+        assert image[mask].mean() > image[unmoved].mean() + 20  # on the drawn lines
+        np.testing.assert_array_equal(tifffile.imread(tmp_path / "syn" / "labels" / name),
+                                      np.roll(tifffile.imread(tiny_sims / "labels" / name),
+                                              (3, -2), (0, 1)))
 
 
 def _nyquist_share(image: np.ndarray) -> float:

@@ -20,6 +20,10 @@ from ..provenance import versions
 from ..tiling import tiled_apply
 from ..training_data import simulation_files
 from .networks import ResnetGenerator, generator
+from .registration import agreed_shift
+
+# simulations whose synthetic images tell where the model draws the structure
+REGISTRATION_PAIRS = 8
 
 
 class StyleModel:
@@ -100,7 +104,9 @@ def synthesize(sim: Path | str, weights: Path | str, out: Path | str, *,
     """Job: F applied to every simulation in ``sim``, written with its mask and labels.
 
     ``out/images/*.tif`` (uint8 synthetic micrographs), ``out/masks`` and ``out/labels``
-    (copied byte for byte from the simulation, never re-derived) and ``out/meta.json``.
+    (the simulation's, never re-derived: moved by whole pixels onto the structure where the
+    model drew it elsewhere, else copied byte for byte; ``meta['mask_shift_px']``) and
+    ``out/meta.json``.
     Inputs and the output folder are checked now, before the job starts.
     """
     from ..io.folders import FolderLock, check_apart, locked, prepare_output_dir
@@ -137,24 +143,63 @@ def _synthesize_job(sim, images, model: StyleModel, weights, out, tile):
     total = len(images)
     seed = model.header["config"]["training"].get("seed", 0)
     meta["grain_tint"] = model.grain_tint
-    for i, path in enumerate(images):
+
+    def stylise(i: int, path: Path):
         if model.grain_tint:  # as the model saw them in training
             phi = tinted_file(path, i, seed)
         else:
             phi = read_image(path, colour=model.channels == 3).data  # tinted grains stay colour
         styled = yield from relay(model.to_real(phi, tile=tile),
-                                  lambda e, i=i: Progress(i, total, f"image {i + 1}/{total}"))
+                                  lambda e: Progress(i, total, f"image {i + 1}/{total}"))
+        return styled
+
+    # The model may draw the structure a few px from where the simulation has it: measured
+    # on the first images, the masks and labels are moved onto it (style/registration.py).
+    first = []
+    for i, path in enumerate(images[:REGISTRATION_PAIRS]):
+        first.append((yield from stylise(i, path)))
+    shift, found = agreed_shift(
+        (_read_array(sim / "masks" / path.name).astype(np.float32), styled)
+        for path, styled in zip(images, first))
+    meta["mask_shift_px"] = list(shift)
+    meta["mask_shift"] = found
+    for i, path in enumerate(images):
+        styled = first[i] if i < len(first) else (yield from stylise(i, path))
         with all_or_none([out / sub / path.name for sub in ("images", "masks", "labels")]):
             write_tiff(out / "images" / path.name, np.round(styled * 255).astype(np.uint8),
                        photometric="rgb" if styled.ndim == 3 else "minisblack")
             for sub in ("masks", "labels"):
                 source = sim / sub / path.name
                 if source.is_file():
-                    atomic_write(out / sub / path.name,
-                                 lambda tmp, source=source: shutil.copyfile(source, tmp))
+                    _write_moved(source, out / sub / path.name, shift)
         meta["images"].append(path.name)
         meta["completed"] = i + 1
         write_text(out / "meta.json", json.dumps(meta, indent=2))
         yield Progress(i + 1, total, f"image {i + 1}/{total}",
                        preview=styled if i == 0 else None)
     return meta
+
+
+def _read_array(path: Path) -> np.ndarray:
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.imread(path)
+    import imageio.v3 as iio
+
+    return iio.imread(path)
+
+
+def _write_moved(source: Path, target: Path, shift: tuple[int, int]) -> None:
+    """A simulation's mask or labels, moved by ``shift`` px (wrapping round: the phase
+    field is periodic), or copied byte for byte when there is nothing to move."""
+    if shift == (0, 0):
+        atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
+        return
+    moved = np.roll(_read_array(source), shift, (0, 1))
+    if source.suffix.lower() in (".tif", ".tiff"):
+        write_tiff(target, moved)
+        return
+    import imageio.v3 as iio
+
+    atomic_write(target, lambda tmp: iio.imwrite(tmp, moved, extension=source.suffix))
